@@ -1,0 +1,3 @@
+from brainseg.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Data layer: discovery, validation, splits, synthetic data, dataset and transforms."""

@@ -1,0 +1,102 @@
+"""Reading slices (TIFF, PNG, JPEG) safely: sizes are checked before decoding, and every
+failure becomes a short reason string instead of an exception from deep inside a codec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+MAX_PIXELS = 4096 * 4096  # refuse anything larger before decoding it
+
+
+class ImageReadError(ValueError):
+    """The file is not a usable image; the message says why, in a few words."""
+
+
+def _tiff_shape(path: Path) -> tuple[int, ...]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        if not tif.pages:
+            raise ImageReadError("TIFF has no pages")
+        return tuple(tif.pages[0].shape)
+
+
+def _check_pixels(shape: tuple[int, ...]) -> None:
+    if len(shape) < 2 or min(shape[:2]) < 1:
+        raise ImageReadError(f"image has no pixels (shape {shape})")
+    if shape[0] * shape[1] > MAX_PIXELS:
+        raise ImageReadError(f"image too large ({shape[1]}x{shape[0]} pixels, max {MAX_PIXELS})")
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode one image file into an array (H, W) or (H, W, C), dtype as stored."""
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise ImageReadError("empty file")
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            shape = _tiff_shape(path)
+            if len(shape) == 3 and shape[0] <= 4 and shape[2] > 4:  # planar (C, H, W)
+                shape = shape[1:] + shape[:1]
+            _check_pixels(shape)
+            array = tifffile.imread(path, key=0)
+            if array.ndim == 3 and array.shape[0] <= 4 and array.shape[2] > 4:
+                array = np.moveaxis(array, 0, -1)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                _check_pixels((img.height, img.width))
+                if img.mode == "P":
+                    img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+                array = np.asarray(img)
+    except ImageReadError:
+        raise
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or exc.__class__.__name__
+        raise ImageReadError(f"unreadable ({_short(reason)})") from None
+    except Exception as exc:  # codecs raise many types on corrupt data
+        reason = _short(str(exc) or type(exc).__name__)
+        raise ImageReadError(f"not a readable image ({reason})") from None
+    if array.ndim not in (2, 3) or array.size == 0:
+        raise ImageReadError(f"unexpected array shape {array.shape}")
+    return array
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def to_uint8(array: np.ndarray) -> np.ndarray:
+    """Bring 16-bit, float or boolean pixels into uint8 by min-max scaling (uint8 untouched)."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    data = array.astype(np.float64)
+    if not np.isfinite(data).all():
+        raise ImageReadError("image contains NaN or infinite values")
+    lo, hi = float(data.min()), float(data.max())
+    if hi <= lo:
+        return np.zeros(array.shape, np.uint8)
+    return np.round((data - lo) / (hi - lo) * 255).astype(np.uint8)
+
+
+def as_rgb(array: np.ndarray) -> np.ndarray:
+    """(H, W) FLAIR-only or (H, W, 1|3|4) into (H, W, 3) uint8, as the dataset does for
+    missing sequences (FLAIR copied into every channel). RGBA drops its alpha."""
+    array = to_uint8(array)
+    if array.ndim == 2:
+        array = array[..., None]
+    channels = array.shape[2]
+    if channels == 1:
+        return np.repeat(array, 3, axis=2)
+    if channels in (3, 4):
+        return np.ascontiguousarray(array[..., :3])
+    raise ImageReadError(f"unexpected channel count {channels} (expected 1 or 3)")

@@ -1,0 +1,172 @@
+"""Decode every slice once into uint8 arrays held in memory, validating as we go.
+
+One pass both loads the data and finds every problem: an image with no mask or a mask
+with no image, unreadable or truncated files, size and channel mismatches, and masks that
+are not binary. An optional on-disk cache (``.npz`` per patient, keyed by file names,
+sizes and modification times) skips decoding on later runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from brainseg.data.discovery import PatientFiles, SlicePair, discover
+from brainseg.data.imageio import ImageReadError, read_image, to_uint8
+from brainseg.errors import DataProblemsError
+from brainseg.fileio import atomic_write
+
+
+@dataclass
+class Volume:
+    """One patient: slices stacked in slice order. images (S, H, W, 3) uint8, masks (S, H, W)
+    uint8 in {0, 1}."""
+
+    patient: str
+    stems: list[str]
+    images: np.ndarray
+    masks: np.ndarray
+
+    @property
+    def tumor_slices(self) -> np.ndarray:
+        return self.masks.reshape(len(self.masks), -1).any(axis=1)
+
+
+def _problem(path: Path | str, text: str) -> dict[str, str]:
+    return {"file": str(path), "problem": text}
+
+
+def _load_pair(pair: SlicePair) -> tuple[np.ndarray | None, np.ndarray | None, list[dict]]:
+    problems = []
+    if pair.image is None:
+        return None, None, [_problem(pair.mask, "mask has no matching image")]
+    if pair.mask is None:
+        return None, None, [_problem(pair.image, "image has no matching mask")]
+    try:
+        image = read_image(pair.image)
+    except ImageReadError as exc:
+        problems.append(_problem(pair.image, str(exc)))
+        image = None
+    try:
+        mask = read_image(pair.mask)
+    except ImageReadError as exc:
+        problems.append(_problem(pair.mask, str(exc)))
+        mask = None
+    if image is not None:
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        if channels not in (1, 3):
+            problems.append(_problem(pair.image, f"unexpected channel count {channels} (want 3)"))
+            image = None
+        elif image.dtype != np.uint8:
+            problems.append(_problem(pair.image, f"expected 8-bit pixels, found {image.dtype}"))
+            image = None
+        elif channels == 1:
+            image = np.repeat(image[..., None] if image.ndim == 2 else image, 3, axis=2)
+    if mask is not None:
+        if mask.ndim == 3:
+            if mask.shape[2] == 1 or (mask == mask[..., :1]).all():
+                mask = mask[..., 0]
+            else:
+                problems.append(_problem(pair.mask, f"mask has {mask.shape[2]} differing channels"))
+                mask = None
+    if mask is not None:
+        values = np.unique(mask)
+        top = 1 if values.max(initial=0) <= 1 else 255
+        if not np.isin(values, (0, top)).all():
+            shown = ", ".join(str(v) for v in values[:6])
+            problems.append(_problem(pair.mask, f"mask is not binary (values {shown})"))
+            mask = None
+        else:
+            mask = (to_uint8(mask) > 127).astype(np.uint8) if top == 255 else mask.astype(np.uint8)
+    if image is not None and mask is not None and image.shape[:2] != mask.shape[:2]:
+        problems.append(
+            _problem(
+                pair.mask,
+                f"mask size {mask.shape[1]}x{mask.shape[0]} differs from image "
+                f"{image.shape[1]}x{image.shape[0]}",
+            )
+        )
+    if problems:
+        return None, None, problems
+    return image, mask, []
+
+
+def _cache_key(patient: PatientFiles) -> str:
+    digest = hashlib.sha1()
+    for pair in patient.slices:
+        for path in (pair.image, pair.mask):
+            if path is not None:
+                stat = path.stat()
+                digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:16]
+
+
+def _load_patient(patient: PatientFiles, cache_dir: Path | None) -> tuple[Volume | None, list]:
+    cache_file = None
+    if cache_dir is not None:
+        cache_file = cache_dir / f"{patient.name}-{_cache_key(patient)}.npz"
+        if cache_file.exists():
+            try:
+                with np.load(cache_file) as npz:
+                    return Volume(patient.name, list(npz["stems"]), npz["images"], npz["masks"]), []
+            except (OSError, ValueError, KeyError):
+                pass  # corrupt cache entry: decode again
+    images, masks, stems, problems = [], [], [], []
+    for pair in patient.slices:
+        image, mask, found = _load_pair(pair)
+        problems += found
+        if image is not None:
+            images.append(image)
+            masks.append(mask)
+            stems.append(pair.stem)
+    shapes = {img.shape for img in images}
+    if len(shapes) > 1:
+        first = images[0].shape
+        for img, stem in zip(images, stems, strict=True):
+            if img.shape != first:
+                problems.append(
+                    _problem(patient.folder / stem, f"slice size {img.shape} differs from {first}")
+                )
+    if problems:
+        return None, problems
+    volume = Volume(patient.name, stems, np.stack(images), np.stack(masks))
+    if cache_file is not None:
+        arrays = {"stems": np.array(stems), "images": volume.images, "masks": volume.masks}
+        try:
+            atomic_write(cache_file, lambda f: np.savez(f, **arrays))
+        except Exception:
+            pass  # the cache is an optimisation; never fail a run over it
+    return volume, []
+
+
+def load_volumes(
+    root: str | Path, cache_dir: str | Path | None = None, patients: list[str] | None = None
+) -> tuple[list[Volume], list[dict[str, str]]]:
+    """Decode the dataset (or the named patients) once; return (volumes, problems)."""
+    found, problems = discover(root)
+    if patients is not None:
+        wanted = set(patients)
+        missing = wanted - {p.name for p in found}
+        problems += [_problem(Path(root) / name, "patient folder not found") for name in missing]
+        found = [p for p in found if p.name in wanted]
+    cache = Path(cache_dir) if cache_dir else None
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda p: _load_patient(p, cache), found))
+    volumes = []
+    for volume, patient_problems in results:
+        problems += patient_problems
+        if volume is not None:
+            volumes.append(volume)
+    return volumes, problems
+
+
+def load_clean_volumes(root: str | Path, cache_dir: str | Path | None = None, patients=None):
+    """Like :func:`load_volumes` but refuses data with any problem."""
+    volumes, problems = load_volumes(root, cache_dir, patients)
+    if problems:
+        raise DataProblemsError(problems)
+    return volumes

@@ -1,0 +1,19 @@
+"""Errors that the CLI turns into one clear line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+
+class BrainsegError(Exception):
+    """A user-facing problem: the message names the file and says what is wrong."""
+
+    exit_code = 1
+
+
+class DataProblemsError(BrainsegError):
+    """The dataset has problems; each one is a (file, problem) pair."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[dict[str, str]]):
+        self.problems = problems
+        super().__init__(f"{len(problems)} problem(s) in the data")

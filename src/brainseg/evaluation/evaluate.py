@@ -1,0 +1,185 @@
+"""``brainseg evaluate``: run a model (or read existing masks), score, ablate, report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainseg.data.imageio import ImageReadError, read_image
+from brainseg.data.splits import load_split, subset_items
+from brainseg.data.volumes import Volume, load_clean_volumes
+from brainseg.errors import BrainsegError, DataProblemsError
+from brainseg.evaluation.scoring import aggregate, score_patient
+from brainseg.fileio import write_json, write_text
+from brainseg.postprocess import ABLATION, apply_postprocess
+
+PATIENT_COLUMNS = [
+    "patient",
+    "slices",
+    "true_volume_px",
+    "pred_volume_px",
+    "dice",
+    "iou",
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "hd95_px_mean",
+]
+SLICE_COLUMNS = [
+    "patient",
+    "slice",
+    "true_pixels",
+    "pred_pixels",
+    "dice",
+    "iou",
+    "accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "hd95_px",
+]
+
+
+def read_predictions(pred_dir: Path, volume: Volume) -> np.ndarray:
+    """Masks written in the predict layout: ``PRED_DIR/<patient>/<stem>_pred.png``."""
+    masks, problems = [], []
+    for stem, true in zip(volume.stems, volume.masks, strict=True):
+        path = pred_dir / volume.patient / f"{stem}_pred.png"
+        try:
+            mask = read_image(path)
+        except ImageReadError as exc:
+            problems.append({"file": str(path), "problem": str(exc)})
+            continue
+        except FileNotFoundError:
+            problems.append({"file": str(path), "problem": "prediction missing"})
+            continue
+        if mask.ndim == 3:
+            mask = mask[..., 0]
+        if mask.shape != true.shape:
+            problems.append({"file": str(path), "problem": f"size {mask.shape} != {true.shape}"})
+            continue
+        masks.append(mask > 127 if mask.max(initial=0) > 1 else mask > 0)
+    if problems:
+        raise DataProblemsError(problems)
+    return np.stack(masks)
+
+
+def _csv(rows: list[dict], columns: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    return obj
+
+
+def evaluate(
+    data: str | Path,
+    out: str | Path,
+    model: str | None = None,
+    predictions: str | None = None,
+    split: str | None = None,
+    subset: str = "test",
+    postprocess: str | None = None,
+    tta: bool | None = None,
+    ablation: bool = True,
+    report: bool = True,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Score predictions on the chosen patients; write metrics, CSVs and the report."""
+    out = Path(out)
+    patients = None
+    if split is not None:
+        split_data = load_split(split)
+        if split_data.get("by") == "slice":
+            print("warning: slice-level split; patients overlap between subsets", file=sys.stderr)
+            patients = sorted({i.split("/")[0] for i in subset_items(split_data, subset)})
+        else:
+            patients = subset_items(split_data, subset)
+    volumes = load_clean_volumes(data, patients=patients)
+    if not volumes:
+        raise BrainsegError(f"{data}: no patients to evaluate")
+    predictor = None
+    if predictions is None:
+        from brainseg.inference.predictor import Predictor
+
+        predictor = Predictor(model, tta=tta)
+        chosen = postprocess or predictor.postprocess
+        raw = [predictor.predict_volume(v.images) >= predictor.threshold for v in volumes]
+        model_info = predictor.describe()
+    else:
+        chosen = postprocess or "none"
+        raw = [read_predictions(Path(predictions), v) for v in volumes]
+        model_info = {"name": f"predictions from {predictions}"}
+
+    variants = list(dict.fromkeys(([*ABLATION] if ablation else []) + [chosen]))
+    results = {}
+    for spec in variants:
+        rows, slice_rows = [], []
+        for volume, masks in zip(volumes, raw, strict=True):
+            pred = apply_postprocess(masks, spec)
+            p_row, s_rows = score_patient(
+                volume.patient, volume.stems, pred, volume.masks, with_hd95=spec == chosen
+            )
+            rows.append(p_row)
+            slice_rows += s_rows
+        results[spec] = (rows, slice_rows, aggregate(rows, slice_rows))
+    patient_rows, slice_rows, summary = results[chosen]
+    ablation_rows = [
+        {
+            "postprocess": spec,
+            "dice_per_patient_mean": agg["dice_per_patient_mean"],
+            "dice_per_patient_median": agg["dice_per_patient_median"],
+            "dice": agg["dice"],
+            "dice_tumor_slices_mean": agg["dice_tumor_slices_mean"],
+            "empty_slice_false_positive_rate": agg["empty_slice_false_positive_rate"],
+        }
+        for spec, (_, _, agg) in results.items()
+    ]
+    metrics = {
+        **summary,
+        "subset": subset if split else "all",
+        "postprocess": chosen,
+        "tta": bool(predictor.tta) if predictor else False,
+        "model": model_info,
+        "ablation": ablation_rows,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", _clean(metrics))
+    write_text(out / "per_patient.csv", _csv(patient_rows, PATIENT_COLUMNS))
+    write_text(out / "per_slice.csv", _csv(slice_rows, SLICE_COLUMNS))
+    if report:
+        from brainseg.report.html import write_report
+
+        run_dir = Path(model).parent if model and Path(model).suffix == ".ckpt" else None
+        write_report(
+            out,
+            metrics,
+            patient_rows,
+            volumes,
+            dict(
+                zip(
+                    [v.patient for v in volumes],
+                    [apply_postprocess(m, chosen) for m in raw],
+                    strict=True,
+                )
+            ),
+            run_dir,
+            seed,
+        )
+    return metrics

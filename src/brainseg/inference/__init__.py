@@ -1,0 +1,1 @@
+"""Inference without Lightning: the predictor, input discovery, NIfTI and ONNX."""

@@ -1,0 +1,86 @@
+"""ONNX export (dynamic batch) and an onnxruntime runner.
+
+The model's config and metadata travel inside the ONNX file (``metadata_props``), so an
+exported model predicts exactly like the checkpoint it came from.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainseg.errors import BrainsegError
+from brainseg.fileio import write_bytes
+
+
+def export_onnx(model: str | Path | None, out: str | Path, opset: int = 17) -> Path:
+    import io
+
+    import onnx
+    import torch
+
+    from brainseg.inference.predictor import load_model_file
+    from brainseg.models import create_model
+
+    config, state, meta = load_model_file(model)
+    net = create_model(config["model"])
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    net.eval()
+    res = config["data"].get("resolution") or 256
+    example = torch.zeros(2, config["model"].get("in_channels", 3), res, res)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            (example,),
+            buffer,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=opset,
+            dynamo=False,
+        )
+    proto = onnx.load_from_string(buffer.getvalue())
+    for key, value in {
+        "brainseg_config": json.dumps(config),
+        "brainseg_meta": json.dumps({k: str(v) for k, v in meta.items()}),
+    }.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    out = Path(out)
+    write_bytes(out, proto.SerializeToString())
+    return out
+
+
+class OnnxRunner:
+    """Runs an exported model with onnxruntime on the CPU."""
+
+    def __init__(self, path: str | Path):
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.exists():
+            raise BrainsegError(f"{path}: ONNX model not found")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            reason = type(exc).__name__
+            raise BrainsegError(f"{path}: not a loadable ONNX model ({reason})") from None
+        props = self.session.get_modelmeta().custom_metadata_map
+        if "brainseg_config" not in props:
+            raise BrainsegError(f"{path}: ONNX file lacks brainseg metadata; re-export it")
+        self.config: dict[str, Any] = json.loads(props["brainseg_config"])
+        self.meta: dict[str, Any] = json.loads(props.get("brainseg_meta", "{}"))
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: batch.astype(np.float32)})[0]

@@ -1,0 +1,169 @@
+"""Load a model once and segment volumes or slices with it.
+
+A model file is a Lightning checkpoint (``.ckpt``), a bundle (``.pt``: config, fp16 weights
+and metadata, as shipped in ``brainseg/weights``), or an ONNX export (``.onnx``) that carries
+its config in its metadata. The config says how to normalise, at what resolution the model
+runs, the threshold and the post-processing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainseg.data.normalization import channel_scales
+from brainseg.errors import BrainsegError
+
+SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "weights" / "brainseg_lgg.pt"
+
+
+def _load_torch_file(path: Path, weights_only: bool) -> dict[str, Any]:
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except FileNotFoundError:
+        raise BrainsegError(f"{path}: model file not found") from None
+    except Exception as exc:
+        raise BrainsegError(f"{path}: not a readable model file ({type(exc).__name__})") from None
+
+
+def load_model_file(path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any], dict]:
+    """Return (config, state_dict, meta) from a .ckpt or .pt file (``None``: shipped model)."""
+    if path is None:
+        if not SHIPPED_MODEL.exists():
+            raise BrainsegError("no shipped model in this install; pass --model CHECKPOINT")
+        path = SHIPPED_MODEL
+    path = Path(path)
+    if path.suffix == ".ckpt":
+        ckpt = _load_torch_file(path, weights_only=False)
+        try:
+            config = ckpt["hyper_parameters"]["config"]
+            state = {
+                k[len("model.") :]: v
+                for k, v in ckpt["state_dict"].items()
+                if k.startswith("model.")
+            }
+        except (KeyError, TypeError):
+            raise BrainsegError(f"{path}: not a brainseg training checkpoint") from None
+        meta = {
+            "name": path.parent.name,
+            "version": f"epoch {ckpt.get('epoch', '?')}",
+            "source": str(path),
+        }
+        return config, state, meta
+    bundle = _load_torch_file(path, weights_only=True)
+    if not isinstance(bundle, dict) or "config" not in bundle or "state_dict" not in bundle:
+        raise BrainsegError(f"{path}: not a brainseg model bundle")
+    return bundle["config"], bundle["state_dict"], dict(bundle.get("meta", {}), source=str(path))
+
+
+class Predictor:
+    """Segments uint8 RGB volumes (S, H, W, 3); returns tumour probabilities (S, H, W)."""
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        engine: str = "torch",
+        tta: bool | None = None,
+        batch_size: int = 32,
+        device: str = "cpu",
+        threshold: float | None = None,
+        postprocess: str | None = None,
+    ):
+        import torch
+
+        path = Path(model) if model is not None else None
+        self.engine = engine
+        if path is not None and path.suffix == ".onnx":
+            self.engine = "onnx"
+        if self.engine == "onnx":
+            from brainseg.inference.onnx_export import OnnxRunner
+
+            if path is None or path.suffix != ".onnx":
+                raise BrainsegError("--engine onnx needs an .onnx model; run 'brainseg export'")
+            self.runner = OnnxRunner(path)
+            self.config, self.meta = self.runner.config, self.runner.meta
+        else:
+            from brainseg.models import create_model
+
+            self.config, state, self.meta = load_model_file(path)
+            self.net = create_model(self.config["model"])
+            try:
+                self.net.load_state_dict({k: v.float() for k, v in state.items()})
+            except RuntimeError:
+                raise BrainsegError(f"{path}: weights do not match the model config") from None
+            self.net.eval()
+            self.device = torch.device(device)
+            self.net.to(self.device)
+        inference = self.config.get("inference", {})
+        self.tta = inference.get("tta", False) if tta is None else tta
+        self.threshold = float(inference.get("threshold", 0.5) if threshold is None else threshold)
+        self.postprocess = postprocess or inference.get("postprocess", "none")
+        self.batch_size = batch_size
+        self.resolution = self.config["data"].get("resolution")
+        self.normalization = self.config["data"]["normalization"]
+
+    def _logits(self, batch: np.ndarray) -> np.ndarray:
+        if self.engine == "onnx":
+            return self.runner(batch)
+        import torch
+
+        with torch.inference_mode():
+            return self.net(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+    def predict_volume(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities (S, H, W) float32 for a volume of uint8 RGB slices (S, H, W, 3)."""
+        import torch
+        import torch.nn.functional as F
+
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise BrainsegError(f"expected slices (S, H, W, 3), got {images.shape}")
+        scales = channel_scales(images, self.normalization)
+        size = images.shape[1:3]
+        probs = np.empty(images.shape[:3], np.float32)
+        for start in range(0, len(images), self.batch_size):
+            chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch_size]))
+            x = chunk.permute(0, 3, 1, 2).float()
+            res = self.resolution
+            if res and tuple(size) != (res, res):
+                x = F.interpolate(x, size=(res, res), mode="area")
+            x = (x * torch.from_numpy(scales)[None, :, None, None]).numpy()
+            logits = self._logits(x)
+            prob = 1 / (1 + np.exp(-logits))
+            if self.tta:
+                flipped = self._logits(np.ascontiguousarray(x[..., ::-1]))
+                prob = (prob + 1 / (1 + np.exp(-flipped[..., ::-1]))) / 2
+            prob_t = torch.from_numpy(np.ascontiguousarray(prob))
+            if prob_t.shape[-2:] != tuple(size):
+                prob_t = F.interpolate(
+                    prob_t, size=tuple(size), mode="bilinear", align_corners=False
+                )
+            probs[start : start + len(chunk)] = prob_t[:, 0].numpy()
+        return probs
+
+    def segment_volume(self, images: np.ndarray, postprocess: str | None = None) -> np.ndarray:
+        """Binary masks (S, H, W) after threshold and post-processing."""
+        from brainseg.postprocess import apply_postprocess
+
+        masks = self.predict_volume(images) >= self.threshold
+        return apply_postprocess(masks, self.postprocess if postprocess is None else postprocess)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.meta.get("name", "model"),
+            "version": self.meta.get("version", "?"),
+            "engine": self.engine,
+            "resolution": self.resolution,
+            "normalization": self.normalization,
+            "threshold": self.threshold,
+            "postprocess": self.postprocess,
+            "tta": self.tta,
+        }
+
+
+def config_json(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True)

@@ -1,0 +1,1 @@
+"""Training with Lightning. Nothing outside this package imports Lightning."""

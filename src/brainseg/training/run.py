@@ -1,0 +1,169 @@
+"""``brainseg train``: data, split, config and the Lightning Trainer, wired together.
+
+Everything a run needs to be repeated lands in ``RUN/``: ``config.yaml`` (resolved),
+``split.json``, ``last.ckpt`` (every epoch), ``best.ckpt`` (by validation per-patient Dice),
+``history.csv``, ``curves.png`` and ``timing.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from brainseg.config import load_config, save_config
+from brainseg.data.splits import load_split, make_split, save_split
+from brainseg.data.volumes import load_clean_volumes
+from brainseg.errors import BrainsegError
+
+
+def _is_rank_zero() -> bool:
+    return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
+
+
+def cpu_supports_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    import torch
+
+    if precision != "auto":
+        return precision
+    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+    if gpu:
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "bf16-mixed" if cpu_supports_bf16() else "32-true"
+
+
+def _check_out_dir(data: Path, out: Path, resume: bool) -> None:
+    data, out = data.resolve(), out.resolve()
+    if out == data or data in out.parents:
+        raise BrainsegError(f"{out}: the run folder must not be inside the data folder {data}")
+    if resume and not (out / "last.ckpt").exists():
+        raise BrainsegError(f"{out}: no last.ckpt to resume from; start without --resume")
+    if not resume and (out / "last.ckpt").exists():
+        raise BrainsegError(
+            f"{out}: already holds a run; use --resume to continue it or choose another --out"
+        )
+
+
+def _split_stems(split: dict[str, Any], subset: str) -> tuple[list[str], set[str] | None]:
+    """Patients to load and, for slice splits, the slice stems to keep."""
+    items = split[subset]
+    if split.get("by") == "slice":
+        return sorted({i.split("/")[0] for i in items}), {i.split("/", 1)[1] for i in items}
+    return sorted(items), None
+
+
+def train(
+    data: str | Path,
+    out: str | Path,
+    config_path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    split_path: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Train a model; return the last epoch's metrics."""
+    data, out = Path(data), Path(out)
+    _check_out_dir(data, out, resume)
+    if resume and config_path is None and (out / "config.yaml").exists():
+        config_path = out / "config.yaml"
+    config = load_config(config_path, overrides)
+    volumes = load_clean_volumes(data, config["data"].get("cache_dir"))
+    if resume and split_path is None and (out / "split.json").exists():
+        split_path = out / "split.json"
+    if split_path is not None:
+        split = load_split(split_path)
+    else:
+        stems = {v.patient: v.stems for v in volumes}
+        s = config["split"]
+        split = make_split(stems, config["seed"], s["test"], s["val"], s["by"])
+    if not split["val"]:
+        raise BrainsegError("the split has no validation items; training needs some")
+    if _is_rank_zero():
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(config, out / "config.yaml")
+        save_split(split, out / "split.json")
+    return _fit(volumes, split, config, out, resume, progress)
+
+
+def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None):
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from torch.utils.data import DataLoader, WeightedRandomSampler
+
+    from brainseg.data.dataset import SliceDataset
+    from brainseg.training.callbacks import AtomicCheckpointIO, HistoryCallback, TimingCallback
+    from brainseg.training.module import SegmentationModule
+
+    cfg_data, cfg_train = config["data"], config["train"]
+    devices = cfg_train["devices"]
+    if cfg_train["accelerator"] in ("cpu", "auto") and not torch.cuda.is_available():
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(int(devices), 1)))
+    L.seed_everything(config["seed"], workers=True, verbose=False)
+
+    by_name = {v.patient: v for v in volumes}
+
+    def dataset(subset: str) -> SliceDataset:
+        names, stems = _split_stems(split, subset)
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            raise BrainsegError(f"split names patients not in the data: {', '.join(missing[:5])}")
+        return SliceDataset(
+            [by_name[n] for n in names], cfg_data["normalization"], cfg_data["resolution"], stems
+        )
+
+    train_set, val_set = dataset("train"), dataset("val")
+    weights = train_set.sample_weights(cfg_data.get("oversample_tumor"))
+    sampler = None if weights is None else WeightedRandomSampler(weights, len(train_set))
+    workers = int(cfg_train["num_workers"])
+    loader_args = {
+        "batch_size": int(cfg_train["batch_size"]),
+        "num_workers": workers,
+        "persistent_workers": workers > 0,
+    }
+    train_loader = DataLoader(
+        train_set,
+        sampler=sampler,
+        shuffle=sampler is None,
+        drop_last=len(train_set) > cfg_train["batch_size"],
+        **loader_args,
+    )
+    val_loader = DataLoader(val_set, shuffle=False, **loader_args)
+
+    precision = resolve_precision(cfg_train["precision"], cfg_train["accelerator"])
+    module = SegmentationModule(config, val_patients=len(val_set.patients))
+    # Two checkpoints: best.ckpt by validation per-patient Dice, and last.ckpt every epoch
+    # (Lightning's save_last only copies when a top-k file is written).
+    best = ModelCheckpoint(dirpath=out, filename="best", monitor="val_dice_patient", mode="max",
+                           save_top_k=1, enable_version_counter=False)
+    last = ModelCheckpoint(dirpath=out, filename="last", monitor=None, save_top_k=1,
+                           every_n_epochs=1, enable_version_counter=False)
+    timing = TimingCallback(out, precision)
+    trainer = L.Trainer(
+        max_epochs=int(cfg_train["epochs"]),
+        accelerator=cfg_train["accelerator"],
+        devices=devices,
+        strategy=cfg_train["strategy"],
+        precision=precision,
+        callbacks=[HistoryCallback(out), timing, best, last],
+        plugins=[AtomicCheckpointIO()],
+        logger=False,
+        enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_train_batches=cfg_train.get("max_train_batches") or 1.0,
+        default_root_dir=out,
+        deterministic=False,
+    )
+    ckpt_path = out / "last.ckpt" if resume else None
+    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path)
+    return dict(module.epoch_metrics)

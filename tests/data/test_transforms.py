@@ -1,0 +1,53 @@
+import torch
+
+from brainseg.config import DEFAULT_CONFIG
+from brainseg.data.dataset import SliceDataset
+from brainseg.data.transforms import augment_batch
+from brainseg.data.volumes import load_volumes
+
+STRONG = {**DEFAULT_CONFIG["augment"], "rotation_range": 30.0, "shear_range": 10.0,
+          "zoom_range": 0.2, "width_shift_range": 0.1, "height_shift_range": 0.1}
+
+
+def test_masks_stay_binary_and_aligned_with_images():
+    g = torch.Generator().manual_seed(0)
+    masks = torch.zeros(8, 1, 64, 64)
+    masks[:, :, 20:40, 10:30] = 1
+    images = masks.repeat(1, 3, 1, 1) * 0.8  # the image is the mask, so they must agree
+    cfg = {**STRONG, "intensity_scale": 0.0, "gamma_range": 0.0}
+    out_images, out_masks = augment_batch(images, masks, cfg, g)
+    assert set(out_masks.unique().tolist()) <= {0.0, 1.0}
+    agree = ((out_images[:, :1] > 0.4) == (out_masks > 0.5)).float().mean()
+    assert agree > 0.99
+    assert not torch.equal(out_masks, masks)  # something did move
+
+
+def test_identity_when_ranges_are_zero():
+    cfg = {k: 0.0 for k in ("rotation_range", "shear_range", "zoom_range", "width_shift_range",
+                            "height_shift_range", "intensity_scale", "gamma_range")}
+    cfg.update(horizontal_flip=False, fill_mode="nearest")
+    images, masks = torch.rand(2, 3, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
+    out_images, out_masks = augment_batch(images, masks, cfg)
+    assert torch.allclose(out_images, images, atol=1e-5) and torch.equal(out_masks, masks)
+
+
+def test_horizontal_flip_mirrors():
+    cfg = {k: 0.0 for k in ("rotation_range", "shear_range", "zoom_range", "width_shift_range",
+                            "height_shift_range", "intensity_scale", "gamma_range")}
+    cfg.update(horizontal_flip=True, fill_mode="nearest")
+    masks = torch.zeros(64, 1, 16, 16)
+    masks[..., :4] = 1
+    _, out = augment_batch(masks.repeat(1, 3, 1, 1), masks, cfg, torch.Generator().manual_seed(1))
+    flipped = out[..., -4:].mean(dim=(1, 2, 3)) == 1
+    assert 10 < int(flipped.sum()) < 54  # about half the batch is mirrored
+
+
+def test_dataset_items_and_oversampling(synth_root):
+    volumes, _ = load_volumes(synth_root)
+    ds = SliceDataset(volumes, "volume", resolution=32)
+    item = ds[0]
+    assert item["image"].shape == (3, 32, 32) and item["image"].dtype == torch.uint8
+    assert item["mask"].shape == (1, 32, 32) and set(item["mask"].unique().tolist()) <= {0, 1}
+    weights = ds.sample_weights(0.5)
+    assert abs(float(weights[ds.has_tumor].sum()) - 0.5) < 1e-6
+    assert ds.sample_weights(None) is None
