@@ -5,8 +5,14 @@ from brainseg.data.dataset import SliceDataset
 from brainseg.data.transforms import augment_batch
 from brainseg.data.volumes import load_volumes
 
-STRONG = {**DEFAULT_CONFIG["augment"], "rotation_range": 30.0, "shear_range": 10.0,
-          "zoom_range": 0.2, "width_shift_range": 0.1, "height_shift_range": 0.1}
+STRONG = {
+    **DEFAULT_CONFIG["augment"],
+    "rotation_range": 30.0,
+    "shear_range": 10.0,
+    "zoom_range": 0.2,
+    "width_shift_range": 0.1,
+    "height_shift_range": 0.1,
+}
 
 
 def test_masks_stay_binary_and_aligned_with_images():
@@ -23,8 +29,18 @@ def test_masks_stay_binary_and_aligned_with_images():
 
 
 def test_identity_when_ranges_are_zero():
-    cfg = {k: 0.0 for k in ("rotation_range", "shear_range", "zoom_range", "width_shift_range",
-                            "height_shift_range", "intensity_scale", "gamma_range")}
+    cfg = {
+        k: 0.0
+        for k in (
+            "rotation_range",
+            "shear_range",
+            "zoom_range",
+            "width_shift_range",
+            "height_shift_range",
+            "intensity_scale",
+            "gamma_range",
+        )
+    }
     cfg.update(horizontal_flip=False, fill_mode="nearest")
     images, masks = torch.rand(2, 3, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
     out_images, out_masks = augment_batch(images, masks, cfg)
@@ -32,8 +48,18 @@ def test_identity_when_ranges_are_zero():
 
 
 def test_horizontal_flip_mirrors():
-    cfg = {k: 0.0 for k in ("rotation_range", "shear_range", "zoom_range", "width_shift_range",
-                            "height_shift_range", "intensity_scale", "gamma_range")}
+    cfg = {
+        k: 0.0
+        for k in (
+            "rotation_range",
+            "shear_range",
+            "zoom_range",
+            "width_shift_range",
+            "height_shift_range",
+            "intensity_scale",
+            "gamma_range",
+        )
+    }
     cfg.update(horizontal_flip=True, fill_mode="nearest")
     masks = torch.zeros(64, 1, 16, 16)
     masks[..., :4] = 1

@@ -31,8 +31,14 @@ def test_indivisible_input_is_a_clear_error():
 
 
 def test_dropout_is_configurable():
-    drops = [m for m in UNet(features=4, depth=2, dropout=0.4).modules()
-             if isinstance(m, torch.nn.Dropout2d)]
+    drops = [
+        m
+        for m in UNet(features=4, depth=2, dropout=0.4).modules()
+        if isinstance(m, torch.nn.Dropout2d)
+    ]
     assert drops and max(d.p for d in drops) == pytest.approx(0.4)
-    assert not [m for m in UNet(features=4, depth=2, dropout=0.0).modules()
-                if isinstance(m, torch.nn.Dropout2d)]
+    assert not [
+        m
+        for m in UNet(features=4, depth=2, dropout=0.0).modules()
+        if isinstance(m, torch.nn.Dropout2d)
+    ]

@@ -14,8 +14,9 @@ from brainseg.fileio import write_bytes
 from brainseg.inference.predictor import SHIPPED_MODEL, load_model_file
 
 
-def save_bundle(config: dict[str, Any], state_dict: dict[str, Any], meta: dict[str, Any],
-                out: str | Path) -> Path:
+def save_bundle(
+    config: dict[str, Any], state_dict: dict[str, Any], meta: dict[str, Any], out: str | Path
+) -> Path:
     """Write a bundle with fp16 floating-point weights (integer buffers kept as they are)."""
     import torch
 
@@ -37,14 +38,16 @@ def describe_shipped() -> str:
         return "no bundled model in this install; train one with 'brainseg train'"
     config, state, meta = load_model_file(SHIPPED_MODEL)
     params = sum(v.numel() for v in state.values())
-    lines = [f"{meta.get('name', SHIPPED_MODEL.stem)} (default)",
-             f"  file:       {SHIPPED_MODEL} ({SHIPPED_MODEL.stat().st_size / 1e6:.1f} MB)",
-             f"  version:    {meta.get('version', '?')}",
-             f"  parameters: {params:,}",
-             f"  model:      U-Net features {config['model']['features']}, depth "
-             f"{config['model']['depth']}, input {config['data']['resolution']} px, "
-             f"normalization {config['data']['normalization']}",
-             f"  inference:  {config.get('inference', {})}"]
+    lines = [
+        f"{meta.get('name', SHIPPED_MODEL.stem)} (default)",
+        f"  file:       {SHIPPED_MODEL} ({SHIPPED_MODEL.stat().st_size / 1e6:.1f} MB)",
+        f"  version:    {meta.get('version', '?')}",
+        f"  parameters: {params:,}",
+        f"  model:      U-Net features {config['model']['features']}, depth "
+        f"{config['model']['depth']}, input {config['data']['resolution']} px, "
+        f"normalization {config['data']['normalization']}",
+        f"  inference:  {config.get('inference', {})}",
+    ]
     card = SHIPPED_MODEL.parent / "MODEL_CARD.md"
     if card.exists():
         lines += ["", card.read_text()]

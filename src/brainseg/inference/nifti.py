@@ -80,10 +80,8 @@ def save_mask_nifti(masks: np.ndarray, reference, out: str | Path) -> None:
 
     data = np.ascontiguousarray(np.asarray(masks, np.uint8).transpose(2, 1, 0))  # (X, Y, Z)
     affine = reference.affine
-    header = nib.Nifti1Header()
-    header.set_data_dtype(np.uint8)
-    header.set_zooms(reference.header.get_zooms()[:3])
-    result = nib.Nifti1Image(data, affine, header)
+    result = nib.Nifti1Image(data, affine)
+    result.header.set_data_dtype(np.uint8)
     qcode = int(reference.header["qform_code"]) if "qform_code" in reference.header else 0
     scode = int(reference.header["sform_code"]) if "sform_code" in reference.header else 0
     result.set_qform(affine, code=qcode or 1)

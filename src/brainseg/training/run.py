@@ -143,10 +143,22 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None)
     module = SegmentationModule(config, val_patients=len(val_set.patients))
     # Two checkpoints: best.ckpt by validation per-patient Dice, and last.ckpt every epoch
     # (Lightning's save_last only copies when a top-k file is written).
-    best = ModelCheckpoint(dirpath=out, filename="best", monitor="val_dice_patient", mode="max",
-                           save_top_k=1, enable_version_counter=False)
-    last = ModelCheckpoint(dirpath=out, filename="last", monitor=None, save_top_k=1,
-                           every_n_epochs=1, enable_version_counter=False)
+    best = ModelCheckpoint(
+        dirpath=out,
+        filename="best",
+        monitor="val_dice_patient",
+        mode="max",
+        save_top_k=1,
+        enable_version_counter=False,
+    )
+    last = ModelCheckpoint(
+        dirpath=out,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        every_n_epochs=1,
+        enable_version_counter=False,
+    )
     timing = TimingCallback(out, precision)
     trainer = L.Trainer(
         max_epochs=int(cfg_train["epochs"]),
