@@ -74,25 +74,28 @@ def load_nifti(path: str | Path):
     return slices, image
 
 
-def save_mask_nifti(masks: np.ndarray, reference, out: str | Path) -> None:
-    """Write (S, H, W) masks as a uint8 NIfTI with the reference's spatial shape and affine."""
+def mask_nifti_bytes(masks: np.ndarray, reference) -> bytes:
+    """(S, H, W) masks as gzipped uint8 NIfTI bytes, with the reference's spatial shape and
+    affine, and qform and sform set (their codes kept, or 1 when the reference had none)."""
+    import gzip
+
     import nibabel as nib
 
     data = np.ascontiguousarray(np.asarray(masks, np.uint8).transpose(2, 1, 0))  # (X, Y, Z)
     affine = reference.affine
     result = nib.Nifti1Image(data, affine)
     result.header.set_data_dtype(np.uint8)
-    qcode = int(reference.header["qform_code"]) if "qform_code" in reference.header else 0
-    scode = int(reference.header["sform_code"]) if "sform_code" in reference.header else 0
+    header = reference.header
+    qcode = int(header["qform_code"]) if "qform_code" in header else 0
+    scode = int(header["sform_code"]) if "sform_code" in header else 0
     result.set_qform(affine, code=qcode or 1)
     result.set_sform(affine, code=scode or 1)
-    write_bytes(out, result.to_bytes() if not str(out).endswith(".gz") else _gzip(result))
+    return gzip.compress(result.to_bytes(), compresslevel=6, mtime=0)
 
 
-def _gzip(image) -> bytes:
-    import gzip
-
-    return gzip.compress(image.to_bytes(), compresslevel=6, mtime=0)
+def save_mask_nifti(masks: np.ndarray, reference, out: str | Path) -> None:
+    """Write (S, H, W) masks as a ``.nii.gz`` beside nothing else (atomic)."""
+    write_bytes(out, mask_nifti_bytes(masks, reference))
 
 
 def voxel_mm3(reference) -> float | None:

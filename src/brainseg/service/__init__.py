@@ -1,0 +1,2 @@
+"""HTTP service: a FastAPI app (``app.py``), its upload handling (``uploads.py``) and the
+offline viewer page (``static/index.html``)."""
