@@ -94,6 +94,18 @@ def train(
     return _fit(volumes, split, config, out, resume, progress)
 
 
+def _quiet_lightning() -> None:
+    """Keep the console to our one line per epoch: no tips, no benign warnings."""
+    import logging
+    import warnings
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (".*exists and is not empty.*", ".*LeafSpec.*", ".*does not have many workers.*",
+                    ".*litlogger.*", ".*where received a uint8.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
 def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None):
     import lightning as L
     import torch
@@ -104,6 +116,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None)
     from brainseg.training.callbacks import AtomicCheckpointIO, HistoryCallback, TimingCallback
     from brainseg.training.module import SegmentationModule
 
+    _quiet_lightning()
     cfg_data, cfg_train = config["data"], config["train"]
     devices = cfg_train["devices"]
     if cfg_train["accelerator"] in ("cpu", "auto") and not torch.cuda.is_available():
@@ -172,7 +185,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None)
         enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        limit_train_batches=cfg_train.get("max_train_batches") or 1.0,
+        limit_train_batches=cfg_train.get("max_train_batches"),
         default_root_dir=out,
         deterministic=False,
     )

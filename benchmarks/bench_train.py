@@ -1,0 +1,147 @@
+"""Training throughput: the project's path against a plain baseline, in one run.
+
+Baseline (written here, on purpose plain): the same U-Net architecture, fp32, NCHW, eager,
+batch 16 at 256x256, Adam and the seed's Dice loss, on random tensors (so it pays nothing for
+data). The project's path is a real ``brainseg train`` run on ../shared with the default
+config; its ``timing.json`` gives img/s for the training phase, data and augmentation
+included. Also measured here: the GEMM peaks, FLOPs per image (torch's FlopCounterMode) and
+the achieved fraction of the peak, and peak RSS of the whole training process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from common import BRAINSEG, median_of, need_real_data, run_measured, save
+
+from brainseg.config import DEFAULT_CONFIG
+from brainseg.models import UNet
+
+
+def gemm_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    a @ b
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / min(times) / 1e9
+
+
+def seed_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0):
+    p = torch.sigmoid(logits)
+    return 1 - (2 * (p * target).sum() + smooth) / (p.sum() + target.sum() + smooth)
+
+
+def baseline_img_per_s(features: int, depth: int, size: int, steps: int, batch: int = 16):
+    torch.manual_seed(0)
+    model = UNet(features=features, depth=depth, dropout=0.1)
+    optimizer = torch.optim.Adam(model.parameters(), 1e-4)
+    x = torch.rand(batch, 3, size, size)
+    y = (torch.rand(batch, 1, size, size) > 0.9).float()
+    times = []
+    for step in range(steps + 1):
+        start = time.perf_counter()
+        loss = seed_dice_loss(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step:  # the first step warms up the allocator
+            times.append(time.perf_counter() - start)
+    return batch / median_of(times)
+
+
+def flops_per_image(features: int, depth: int, size: int) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = UNet(features=features, depth=depth)
+    x = torch.rand(2, 3, size, size)
+    with FlopCounterMode(display=False) as counter:
+        seed_dice_loss(model(x), torch.zeros(2, 1, size, size)).backward()
+    return counter.get_total_flops() / 2
+
+
+def project_run(data: Path, size: int, batches: int, repeat: int) -> dict:
+    results = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "c.yaml"
+            config.write_text(
+                yaml.safe_dump(
+                    {
+                        "data": {"resolution": size},
+                        "train": {"epochs": 2, "max_train_batches": batches},
+                    }
+                )
+            )
+            wall, rss, _ = run_measured(
+                BRAINSEG
+                + [
+                    "train",
+                    "--data",
+                    str(data),
+                    "--out",
+                    str(Path(tmp) / "run"),
+                    "--config",
+                    str(config),
+                ]
+            )
+            timing = json.loads((Path(tmp) / "run" / "timing.json").read_text())
+            results.append((timing["train_images_per_second"], rss, timing["precision"]))
+    return {
+        "img_per_s": median_of([r[0] for r in results]),
+        "peak_rss_mib": max(r[1] for r in results),
+        "precision": results[0][2],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--batches", type=int, default=12, help="train batches per epoch")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    data = need_real_data()
+    model_cfg = DEFAULT_CONFIG["model"]
+    f, d = model_cfg["features"], model_cfg["depth"]
+    default_res = DEFAULT_CONFIG["data"]["resolution"]
+    peaks = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
+    base = median_of([baseline_img_per_s(f, d, 256, args.steps) for _ in range(args.repeat)])
+    project_default = project_run(data, default_res, args.batches, args.repeat)
+    project_256 = (
+        project_run(data, 256, args.batches, args.repeat)
+        if default_res != 256
+        else (project_default)
+    )
+    flops = {s: flops_per_image(f, d, s) for s in {256, default_res}}
+    achieved = project_default["img_per_s"] * flops[default_res] / 1e9
+    peak = peaks["bf16"] if "bf16" in project_default["precision"] else peaks["fp32"]
+    save(
+        "train",
+        {
+            "model": f"U-Net features {f}, depth {d}",
+            "gemm_peak_gflops": {k: round(v, 1) for k, v in peaks.items()},
+            "baseline_img_per_s_256": round(base, 2),
+            "project_default_resolution": default_res,
+            "project_default_img_per_s": round(project_default["img_per_s"], 2),
+            "project_default_precision": project_default["precision"],
+            "project_256_img_per_s": round(project_256["img_per_s"], 2),
+            "ratio_default_vs_baseline": round(project_default["img_per_s"] / base, 2),
+            "ratio_same_resolution_vs_baseline": round(project_256["img_per_s"] / base, 2),
+            "gflop_per_train_image": {str(k): round(v / 1e9, 2) for k, v in flops.items()},
+            "achieved_gflops": round(achieved, 1),
+            "fraction_of_gemm_peak": round(achieved / peak, 3),
+            "train_peak_rss_mib_all_patients": round(project_default["peak_rss_mib"], 0),
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
