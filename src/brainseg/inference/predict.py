@@ -187,6 +187,10 @@ def predict(
         except (BrainsegError, ImageReadError) as exc:
             print(f"{item.source}: {exc}", file=sys.stderr)
             rows.append({"input": str(item.source), "error": str(exc)})
+        except Exception as exc:  # one bad input never stops the others
+            message = f"could not be segmented ({type(exc).__name__}: {exc})"
+            print(f"{item.source}: {message}", file=sys.stderr)
+            rows.append({"input": str(item.source), "error": message})
     good = [r for r in rows if "error" not in r]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS + ["error"], extrasaction="ignore")

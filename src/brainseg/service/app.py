@@ -93,12 +93,18 @@ def create_app(
             raise UploadError("empty upload")
         return data
 
+    def _run_model(slices: np.ndarray) -> np.ndarray:
+        try:
+            return state["predictor"].segment_volume(slices)
+        except Exception as exc:  # e.g. shapes the model cannot take: the input's fault
+            raise UploadError(f"image could not be segmented ({type(exc).__name__})") from None
+
     def segment_slice(data: bytes) -> dict[str, Any]:
         from brainseg.report.figures import overlay
 
         start = time.perf_counter()
         image = decode_image(data)
-        mask = state["predictor"].segment_volume(image[None])[0]
+        mask = _run_model(image[None])[0]
         pixels = int(mask.sum())
         mask_png = _png(mask.astype(np.uint8) * 255)
         return {
@@ -152,7 +158,7 @@ def create_app(
             reference = None
         else:
             raise UploadError("expected a NIfTI volume (.nii, .nii.gz) or a zip of slices", 415)
-        masks = state["predictor"].segment_volume(slices)
+        masks = _run_model(slices)
         voxels = int(masks.sum())
         from brainseg.inference.nifti import voxel_mm3
 

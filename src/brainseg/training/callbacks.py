@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
@@ -84,6 +86,36 @@ class HistoryCallback(L.Callback):
         from brainseg.report.curves import plot_history
 
         plot_history(self.rows, self.run_dir / "curves.png")
+
+
+class RngStateCallback(L.Callback):
+    """Keep the RNG states (global torch, numpy and Python, plus the sampler's own generator)
+    in every checkpoint and put them back as soon as a checkpoint is restored, so a run that
+    was killed and resumed draws the same samples, augmentations and dropout masks as one
+    that never stopped. Checkpoints are taken at epoch ends, where nothing is in flight."""
+
+    def __init__(self, generators: dict[str, torch.Generator] | None = None) -> None:
+        self.generators = generators or {}
+
+    def state_dict(self) -> dict[str, Any]:
+        # numpy's state as a tensor: checkpoints must load with torch.load(weights_only=True)
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        numpy_state = [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached]
+        return {
+            "torch": torch.get_rng_state(),
+            "numpy": numpy_state,
+            "python": random.getstate(),
+            "generators": {k: g.get_state() for k, g in self.generators.items()},
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        name, keys, pos, has_gauss, cached = state_dict["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        random.setstate(state_dict["python"])
+        for key, generator in self.generators.items():
+            if key in state_dict.get("generators", {}):
+                generator.set_state(state_dict["generators"][key])
 
 
 class TimingCallback(L.Callback):

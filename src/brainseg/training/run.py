@@ -88,7 +88,12 @@ def train(
     if not split["val"]:
         raise BrainsegError("the split has no validation items; training needs some")
     if _is_rank_zero():
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BrainsegError(f"{out}: cannot create the run folder ({exc.strerror})") from None
+        for stale in out.glob(".*.tmp"):  # half-written files of a killed run
+            stale.unlink(missing_ok=True)
         save_config(config, out / "config.yaml")
         save_split(split, out / "split.json")
     return _fit(volumes, split, config, out, resume, progress)
@@ -101,8 +106,13 @@ def _quiet_lightning() -> None:
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    for pattern in (".*exists and is not empty.*", ".*LeafSpec.*", ".*does not have many workers.*",
-                    ".*litlogger.*", ".*where received a uint8.*"):
+    for pattern in (
+        ".*exists and is not empty.*",
+        ".*LeafSpec.*",
+        ".*does not have many workers.*",
+        ".*litlogger.*",
+        ".*where received a uint8.*",
+    ):
         warnings.filterwarnings("ignore", message=pattern)
 
 
@@ -110,10 +120,15 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None)
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
-    from torch.utils.data import DataLoader, WeightedRandomSampler
+    from torch.utils.data import DataLoader, RandomSampler, WeightedRandomSampler
 
     from brainseg.data.dataset import SliceDataset
-    from brainseg.training.callbacks import AtomicCheckpointIO, HistoryCallback, TimingCallback
+    from brainseg.training.callbacks import (
+        AtomicCheckpointIO,
+        HistoryCallback,
+        RngStateCallback,
+        TimingCallback,
+    )
     from brainseg.training.module import SegmentationModule
 
     _quiet_lightning()
@@ -135,8 +150,14 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None)
         )
 
     train_set, val_set = dataset("train"), dataset("val")
+    # Explicit generators: their states travel in checkpoints (RngStateCallback), and the
+    # loaders never draw from the global RNG, which augmentation and dropout use.
+    sampler_rng = torch.Generator().manual_seed(config["seed"])
     weights = train_set.sample_weights(cfg_data.get("oversample_tumor"))
-    sampler = None if weights is None else WeightedRandomSampler(weights, len(train_set))
+    if weights is None:
+        sampler = RandomSampler(train_set, generator=sampler_rng)
+    else:
+        sampler = WeightedRandomSampler(weights, len(train_set), generator=sampler_rng)
     workers = int(cfg_train["num_workers"])
     loader_args = {
         "batch_size": int(cfg_train["batch_size"]),
@@ -146,11 +167,16 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None)
     train_loader = DataLoader(
         train_set,
         sampler=sampler,
-        shuffle=sampler is None,
+        generator=torch.Generator().manual_seed(config["seed"] + 1),
         drop_last=len(train_set) > cfg_train["batch_size"],
         **loader_args,
     )
-    val_loader = DataLoader(val_set, shuffle=False, **loader_args)
+    val_loader = DataLoader(
+        val_set,
+        shuffle=False,
+        generator=torch.Generator().manual_seed(config["seed"] + 2),
+        **loader_args,
+    )
 
     precision = resolve_precision(cfg_train["precision"], cfg_train["accelerator"])
     module = SegmentationModule(config, val_patients=len(val_set.patients))
@@ -179,7 +205,13 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None)
         devices=devices,
         strategy=cfg_train["strategy"],
         precision=precision,
-        callbacks=[HistoryCallback(out), timing, best, last],
+        callbacks=[
+            HistoryCallback(out),
+            timing,
+            RngStateCallback({"sampler": sampler_rng}),
+            best,
+            last,
+        ],
         plugins=[AtomicCheckpointIO()],
         logger=False,
         enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
