@@ -24,8 +24,18 @@ EPOCHS = 8
 
 
 def _command(data, run, config, resume=False):
-    command = [sys.executable, "-m", "brainseg", "train", "--data", str(data), "--out", str(run),
-               "--config", str(config)]
+    command = [
+        sys.executable,
+        "-m",
+        "brainseg",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--config",
+        str(config),
+    ]
     return command + ["--resume"] if resume else command
 
 
@@ -44,16 +54,20 @@ def test_five_random_kills_then_identical_model(synth_root, tmp_path):
     config_path.write_text(yaml.safe_dump(config))
 
     reference = tmp_path / "reference"
-    subprocess.run(_command(synth_root, reference, config_path), check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        _command(synth_root, reference, config_path), check=True, capture_output=True, timeout=600
+    )
 
     run = tmp_path / "killed"
     rng = random.Random(1234)
     kills = 0
     while kills < 5:
         resume = (run / "last.ckpt").exists()
-        proc = subprocess.Popen(_command(synth_root, run, config_path, resume),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _command(synth_root, run, config_path, resume),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         before = len(_epochs(run))
         wait_for = rng.uniform(0.0, 1.5)  # after the first new epoch, a random moment
         deadline = time.time() + 300
@@ -68,8 +82,12 @@ def test_five_random_kills_then_identical_model(synth_root, tmp_path):
         for ckpt in run.glob("*.ckpt"):
             assert "state_dict" in torch.load(ckpt, weights_only=False)  # never torn
     if _epochs(run) != list(range(EPOCHS)) or kills < 5:
-        result = subprocess.run(_command(synth_root, run, config_path, resume=True),
-                                capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            _command(synth_root, run, config_path, resume=True),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert result.returncode == 0, result.stderr[-2000:]
     assert kills == 5
     assert _epochs(run) == list(range(EPOCHS))

@@ -3,12 +3,16 @@ failure becomes a short reason string instead of an exception from deep inside a
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MAX_PIXELS = 4096 * 4096  # refuse anything larger before decoding it
+
+# tifffile logs its own complaints about corrupt files; we report one line per file instead.
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 
 class ImageReadError(ValueError):

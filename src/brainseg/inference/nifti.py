@@ -33,7 +33,8 @@ def nifti_stem(path: str | Path) -> str:
 def _rescale_channel(channel: np.ndarray) -> np.ndarray:
     if channel.dtype == np.uint8:
         return channel
-    data = np.nan_to_num(channel.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        data = np.nan_to_num(channel.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     data = np.clip(data, 0, None)
     positive = data[data > 0]
     top = float(np.percentile(positive, 99.9)) if positive.size else 0.0
