@@ -157,6 +157,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from brainseg.inference.bundle import bundle_from_checkpoint
+
+    inference = {
+        k: v
+        for k, v in {
+            "postprocess": args.postprocess,
+            "tta": args.tta or None,
+            "threshold": args.threshold,
+        }.items()
+        if v is not None
+    }
+    meta = {k: v for k, v in {"name": args.name, "version": args.model_version}.items() if v}
+    path = bundle_from_checkpoint(args.checkpoint, args.out, inference=inference, **meta)
+    print(f"{path}: bundle written ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from brainseg.service.server import serve
 
@@ -269,6 +287,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help="training epochs (default from the demo config)")
 
     p = add("models", cmd_models, "List the bundled model and show its card.")
+
+    p = add(
+        "bundle",
+        cmd_bundle,
+        "Pack a training checkpoint into a small fp16 model bundle "
+        "with its inference settings (what brainseg ships).",
+    )
+    p.add_argument("checkpoint", help="RUN/best.ckpt or RUN/last.ckpt")
+    p.add_argument("--out", required=True, help="bundle file to write (.pt)")
+    p.add_argument("--postprocess", help="default post-processing for this model")
+    p.add_argument("--tta", action="store_true", help="use flip TTA by default")
+    p.add_argument("--threshold", type=float, help="default probability threshold")
+    p.add_argument("--name", help="model name shown by 'brainseg models' and /health")
+    p.add_argument("--version", dest="model_version", help="model version string")
 
     p = add("serve", cmd_serve, "Run the HTTP service and viewer page.")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

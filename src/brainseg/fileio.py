@@ -12,6 +12,9 @@ from typing import Any
 
 from brainseg.errors import BrainsegError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     """Call ``write(fileobj)`` on a temp file beside ``path``, then rename it into place."""
@@ -22,6 +25,7 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
     except OSError as exc:
         raise BrainsegError(f"{path.parent}: cannot write here ({exc.strerror})") from None
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs get the usual mode
         with os.fdopen(fd, mode) as handle:
             write(handle)
             handle.flush()

@@ -27,9 +27,13 @@ def save_bundle(
     return Path(out)
 
 
-def bundle_from_checkpoint(checkpoint: str | Path, out: str | Path, **meta: Any) -> Path:
+def bundle_from_checkpoint(
+    checkpoint: str | Path, out: str | Path, inference: dict[str, Any] | None = None, **meta: Any
+) -> Path:
+    """Bundle a checkpoint; ``inference`` overrides its threshold, TTA and post-processing."""
     config, state, ckpt_meta = load_model_file(checkpoint)
     ckpt_meta.pop("source", None)
+    config = {**config, "inference": {**config.get("inference", {}), **(inference or {})}}
     return save_bundle(config, state, {**ckpt_meta, **meta}, out)
 
 
