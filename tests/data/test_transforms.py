@@ -28,39 +28,21 @@ def test_masks_stay_binary_and_aligned_with_images():
     assert not torch.equal(out_masks, masks)  # something did move
 
 
+def _still(horizontal_flip: bool) -> dict:
+    """Every range zero: only the flip (if asked) may change anything."""
+    cfg = {k: 0.0 for k in DEFAULT_CONFIG["augment"] if k.endswith(("range", "scale"))}
+    return {**cfg, "horizontal_flip": horizontal_flip, "fill_mode": "nearest"}
+
+
 def test_identity_when_ranges_are_zero():
-    cfg = {
-        k: 0.0
-        for k in (
-            "rotation_range",
-            "shear_range",
-            "zoom_range",
-            "width_shift_range",
-            "height_shift_range",
-            "intensity_scale",
-            "gamma_range",
-        )
-    }
-    cfg.update(horizontal_flip=False, fill_mode="nearest")
+    cfg = _still(horizontal_flip=False)
     images, masks = torch.rand(2, 3, 32, 32), (torch.rand(2, 1, 32, 32) > 0.5).float()
     out_images, out_masks = augment_batch(images, masks, cfg)
     assert torch.allclose(out_images, images, atol=1e-5) and torch.equal(out_masks, masks)
 
 
 def test_horizontal_flip_mirrors():
-    cfg = {
-        k: 0.0
-        for k in (
-            "rotation_range",
-            "shear_range",
-            "zoom_range",
-            "width_shift_range",
-            "height_shift_range",
-            "intensity_scale",
-            "gamma_range",
-        )
-    }
-    cfg.update(horizontal_flip=True, fill_mode="nearest")
+    cfg = _still(horizontal_flip=True)
     masks = torch.zeros(64, 1, 16, 16)
     masks[..., :4] = 1
     _, out = augment_batch(masks.repeat(1, 3, 1, 1), masks, cfg, torch.Generator().manual_seed(1))
