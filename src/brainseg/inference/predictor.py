@@ -16,6 +16,7 @@ import numpy as np
 
 from brainseg.data.normalization import channel_scales
 from brainseg.errors import BrainsegError
+from brainseg.inference.resize import resize
 
 SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "weights" / "brainseg_lgg.pt"
 
@@ -61,6 +62,10 @@ def load_model_file(path: str | Path | None) -> tuple[dict[str, Any], dict[str, 
     return bundle["config"], bundle["state_dict"], dict(bundle.get("meta", {}), source=str(path))
 
 
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(logits, -60, 60)))
+
+
 class Predictor:
     """Segments uint8 RGB volumes (S, H, W, 3); returns tumour probabilities (S, H, W)."""
 
@@ -74,8 +79,6 @@ class Predictor:
         threshold: float | None = None,
         postprocess: str | None = None,
     ):
-        import torch
-
         path = Path(model) if model is not None else None
         self.engine = engine
         if path is not None and path.suffix == ".onnx":
@@ -88,6 +91,8 @@ class Predictor:
             self.runner = OnnxRunner(path)
             self.config, self.meta = self.runner.config, self.runner.meta
         else:
+            import torch
+
             from brainseg.models import create_model
 
             self.config, state, self.meta = load_model_file(path)
@@ -117,32 +122,21 @@ class Predictor:
 
     def predict_volume(self, images: np.ndarray) -> np.ndarray:
         """Probabilities (S, H, W) float32 for a volume of uint8 RGB slices (S, H, W, 3)."""
-        import torch
-        import torch.nn.functional as F
-
         if images.ndim != 4 or images.shape[-1] != 3:
             raise BrainsegError(f"expected slices (S, H, W, 3), got {images.shape}")
-        scales = channel_scales(images, self.normalization)
-        size = images.shape[1:3]
+        scales = channel_scales(images, self.normalization)[None, :, None, None]
+        size = tuple(images.shape[1:3])
+        res = (self.resolution,) * 2 if self.resolution else size
         probs = np.empty(images.shape[:3], np.float32)
         for start in range(0, len(images), self.batch_size):
-            chunk = torch.from_numpy(np.ascontiguousarray(images[start : start + self.batch_size]))
-            x = chunk.permute(0, 3, 1, 2).float()
-            res = self.resolution
-            if res and tuple(size) != (res, res):
-                x = F.interpolate(x, size=(res, res), mode="area")
-            x = (x * torch.from_numpy(scales)[None, :, None, None]).numpy()
-            logits = self._logits(x)
-            prob = 1 / (1 + np.exp(-logits))
+            chunk = images[start : start + self.batch_size]
+            x = resize(chunk.transpose(0, 3, 1, 2).astype(np.float32), res, "area") * scales
+            x = np.ascontiguousarray(x, np.float32)
+            prob = _sigmoid(self._logits(x))
             if self.tta:
                 flipped = self._logits(np.ascontiguousarray(x[..., ::-1]))
-                prob = (prob + 1 / (1 + np.exp(-flipped[..., ::-1]))) / 2
-            prob_t = torch.from_numpy(np.ascontiguousarray(prob))
-            if prob_t.shape[-2:] != tuple(size):
-                prob_t = F.interpolate(
-                    prob_t, size=tuple(size), mode="bilinear", align_corners=False
-                )
-            probs[start : start + len(chunk)] = prob_t[:, 0].numpy()
+                prob = (prob + _sigmoid(flipped[..., ::-1])) / 2
+            probs[start : start + len(chunk)] = resize(prob, size, "bilinear")[:, 0]
         return probs
 
     def segment_volume(self, images: np.ndarray, postprocess: str | None = None) -> np.ndarray:
