@@ -265,7 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder or .nii/.nii.gz")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
-    p.add_argument("--engine", choices=["torch", "onnx"], default="torch")
+    p.add_argument(
+        "--engine",
+        choices=["torch", "onnx"],
+        default="onnx",
+        help="onnx (default, fastest on CPU; a .pt/.ckpt model is exported once to "
+        "~/.cache/brainseg) or torch (needed for --device cuda)",
+    )
     p.add_argument("--tta", action="store_true", default=None, help="horizontal-flip TTA")
     p.add_argument("--postprocess", help="post-processing spec (default: the model's)")
     p.add_argument("--threshold", type=float, help="probability threshold (default: model's)")

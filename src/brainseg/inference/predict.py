@@ -148,7 +148,7 @@ def predict(
     inputs: list[str],
     out: str | Path,
     model: str | None = None,
-    engine: str = "torch",
+    engine: str = "onnx",
     tta: bool | None = None,
     postprocess: str | None = None,
     threshold: float | None = None,

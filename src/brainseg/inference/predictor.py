@@ -9,6 +9,7 @@ runs, the threshold and the post-processing.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,29 @@ def load_model_file(path: str | Path | None) -> tuple[dict[str, Any], dict[str, 
     return bundle["config"], bundle["state_dict"], dict(bundle.get("meta", {}), source=str(path))
 
 
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "brainseg"
+
+
+def cached_onnx(model: Path | None) -> Path:
+    """The ONNX export of a .pt/.ckpt model, made once (locally, nothing is downloaded) and
+    kept in the user cache, keyed by the model file's content."""
+    import hashlib
+
+    from brainseg.inference.onnx_export import export_onnx
+
+    source = model or SHIPPED_MODEL
+    try:
+        digest = hashlib.sha1(source.read_bytes()).hexdigest()[:16]
+    except OSError:
+        raise BrainsegError(f"{source}: model file not found") from None
+    target = cache_dir() / "onnx" / f"{source.stem}-{digest}.onnx"
+    if not target.exists():
+        export_onnx(model, target)
+    return target
+
+
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(logits, -60, 60)))
 
@@ -87,7 +111,7 @@ class Predictor:
             from brainseg.inference.onnx_export import OnnxRunner
 
             if path is None or path.suffix != ".onnx":
-                raise BrainsegError("--engine onnx needs an .onnx model; run 'brainseg export'")
+                path = cached_onnx(path)
             self.runner = OnnxRunner(path)
             self.config, self.meta = self.runner.config, self.runner.meta
         else:
