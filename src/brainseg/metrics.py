@@ -9,6 +9,7 @@ IoU is for the tumour class only, so IoU <= Dice always holds (IoU = D / (2 - D)
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,7 +94,9 @@ def hd95(pred: np.ndarray, true: np.ndarray) -> float:
 
     p = torch.from_numpy(pred)[None, None]
     t = torch.from_numpy(true)[None, None]
-    return float(compute_hausdorff_distance(p, t, percentile=95).item())
+    with warnings.catch_warnings():  # MONAI deprecation chatter, not the user's business
+        warnings.simplefilter("ignore")
+        return float(compute_hausdorff_distance(p, t, percentile=95).item())
 
 
 def detection(pred_any: np.ndarray, true_any: np.ndarray) -> dict[str, float]:

@@ -1,0 +1,37 @@
+"""The shipped model: present, small, self-describing, and loaded when no --model is given."""
+
+from pathlib import Path
+
+import numpy as np
+
+from brainseg.cli import main
+from brainseg.inference.predictor import SHIPPED_MODEL, Predictor, load_model_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bundle_is_small_and_complete():
+    assert SHIPPED_MODEL.exists() and SHIPPED_MODEL.stat().st_size < 10 * 1024 * 1024
+    config, state, meta = load_model_file(None)
+    assert config["data"]["normalization"] == "volume"
+    assert config["inference"]["postprocess"] == "small"
+    assert meta["name"] == "brainseg-lgg-unet16"
+    assert all(
+        v.dtype.is_floating_point is False or str(v.dtype) == "torch.float16"
+        for v in state.values()
+    )
+
+
+def test_card_in_package_matches_the_repository_card():
+    packaged = SHIPPED_MODEL.parent / "MODEL_CARD.md"
+    assert packaged.read_text() == (ROOT / "MODEL_CARD.md").read_text()
+
+
+def test_predict_without_model_uses_the_shipped_one(synth_root, tmp_path, capsys):
+    assert main(["models"]) == 0
+    assert "brainseg-lgg-unet16" in capsys.readouterr().out
+    patient = next(p for p in synth_root.iterdir() if p.is_dir())
+    assert main(["predict", str(patient), "--out", str(tmp_path / "out")]) == 0
+    assert len(list((tmp_path / "out").glob("*_pred.png"))) == 8
+    probs = Predictor().predict_volume(np.zeros((2, 64, 64, 3), np.uint8))
+    assert probs.shape == (2, 64, 64) and float(probs.max()) < 0.5
