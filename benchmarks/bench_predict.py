@@ -55,7 +55,9 @@ def main() -> None:
         run_measured(BRAINSEG + ["export", "--onnx", str(onnx)] + model_args)
         commands = {
             "plain_script": [sys.executable, str(script), args.model, tmp, *patients],
-            "brainseg_torch": BRAINSEG + ["predict", *patients, "--out", f"{tmp}/t"] + model_args,
+            "brainseg_torch": BRAINSEG
+            + ["predict", *patients, "--out", f"{tmp}/t", "--engine", "torch"]
+            + model_args,
             "brainseg_onnx": BRAINSEG
             + ["predict", *patients, "--out", f"{tmp}/o", "--model", str(onnx), "--engine", "onnx"],
         }
