@@ -95,7 +95,7 @@ def mask_nifti_bytes(masks: np.ndarray, reference) -> bytes:
 
 
 def save_mask_nifti(masks: np.ndarray, reference, out: str | Path) -> None:
-    """Write (S, H, W) masks as a ``.nii.gz`` beside nothing else (atomic)."""
+    """Write (S, H, W) masks as a gzipped NIfTI file, atomically."""
     write_bytes(out, mask_nifti_bytes(masks, reference))
 
 

@@ -8,7 +8,6 @@ runs, the threshold and the post-processing.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -181,7 +180,3 @@ class Predictor:
             "postprocess": self.postprocess,
             "tta": self.tta,
         }
-
-
-def config_json(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True)
