@@ -29,6 +29,19 @@ def _config(tmp_path: Path, **train) -> Path:
     return path
 
 
+def _train_command(data: Path, run: Path, config: Path, *extra: str) -> list[str]:
+    return BRAINSEG + [
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--config",
+        str(config),
+        *extra,
+    ]
+
+
 def _epochs(run: Path) -> list[int]:
     with open(run / "history.csv") as handle:
         return [int(row["epoch"]) for row in csv.DictReader(handle)]
@@ -87,15 +100,7 @@ def test_refuses_to_overwrite_a_run_and_to_write_into_data(synth_root, tmp_path,
 def test_sigkill_then_resume_logs_every_epoch_once(synth_root, tmp_path):
     run = tmp_path / "run"
     config = _config(tmp_path, epochs=6)
-    command = BRAINSEG + [
-        "train",
-        "--data",
-        str(synth_root),
-        "--out",
-        str(run),
-        "--config",
-        str(config),
-    ]
+    command = _train_command(synth_root, run, config)
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -118,21 +123,17 @@ def test_sigkill_then_resume_logs_every_epoch_once(synth_root, tmp_path):
 @pytest.mark.slow
 def test_two_process_cpu_ddp(synth_root, tmp_path):
     run = tmp_path / "run"
-    command = BRAINSEG + [
-        "train",
-        "--data",
-        str(synth_root),
-        "--out",
-        str(run),
-        "--config",
-        str(_config(tmp_path, epochs=2)),
+    command = _train_command(
+        synth_root,
+        run,
+        _config(tmp_path, epochs=2),
         "--accelerator",
         "cpu",
         "--devices",
         "2",
         "--strategy",
         "ddp",
-    ]
+    )
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     timing = json.loads((run / "timing.json").read_text())

@@ -129,10 +129,13 @@ def evaluate(
 
     variants = list(dict.fromkeys(([*ABLATION] if ablation else []) + [chosen]))
     results = {}
+    chosen_preds: dict[str, np.ndarray] = {}  # kept for the report's pictures
     for spec in variants:
         rows, slice_rows = [], []
         for volume, masks in zip(volumes, raw, strict=True):
             pred = apply_postprocess(masks, spec)
+            if spec == chosen:
+                chosen_preds[volume.patient] = pred
             p_row, s_rows = score_patient(
                 volume.patient, volume.stems, pred, volume.masks, with_hd95=spec == chosen
             )
@@ -167,19 +170,5 @@ def evaluate(
         from brainseg.report.html import write_report
 
         run_dir = Path(model).parent if model and Path(model).suffix == ".ckpt" else None
-        write_report(
-            out,
-            metrics,
-            patient_rows,
-            volumes,
-            dict(
-                zip(
-                    [v.patient for v in volumes],
-                    [apply_postprocess(m, chosen) for m in raw],
-                    strict=True,
-                )
-            ),
-            run_dir,
-            seed,
-        )
+        write_report(out, metrics, patient_rows, volumes, chosen_preds, run_dir, seed)
     return metrics
