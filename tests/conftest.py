@@ -22,6 +22,25 @@ TINY_CONFIG = {
 }
 
 
+def train_command(data: Path, run: Path, config: Path, *extra: str) -> list[str]:
+    """``python -m brainseg train`` as a subprocess command (kill and DDP tests)."""
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "brainseg",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--config",
+        str(config),
+        *extra,
+    ]
+
+
 def real_data_or_skip() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real LGG data not found at {REAL_DATA} (needs ../shared beside the repo)")

@@ -11,32 +11,19 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import torch
 import yaml
 
-from tests.conftest import TINY_CONFIG
+from tests.conftest import TINY_CONFIG, train_command
 
 EPOCHS = 20
 
 
 def _command(data, run, config, resume=False):
-    command = [
-        sys.executable,
-        "-m",
-        "brainseg",
-        "train",
-        "--data",
-        str(data),
-        "--out",
-        str(run),
-        "--config",
-        str(config),
-    ]
-    return command + ["--resume"] if resume else command
+    return train_command(data, run, config, *(["--resume"] if resume else []))
 
 
 def _epochs(run):

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +15,7 @@ import torch
 import yaml
 
 from brainseg.cli import main
-from tests.conftest import TINY_CONFIG
-
-BRAINSEG = [sys.executable, "-m", "brainseg"]
+from tests.conftest import TINY_CONFIG, train_command
 
 
 def _config(tmp_path: Path, **train) -> Path:
@@ -27,19 +24,6 @@ def _config(tmp_path: Path, **train) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def _train_command(data: Path, run: Path, config: Path, *extra: str) -> list[str]:
-    return BRAINSEG + [
-        "train",
-        "--data",
-        str(data),
-        "--out",
-        str(run),
-        "--config",
-        str(config),
-        *extra,
-    ]
 
 
 def _epochs(run: Path) -> list[int]:
@@ -100,7 +84,7 @@ def test_refuses_to_overwrite_a_run_and_to_write_into_data(synth_root, tmp_path,
 def test_sigkill_then_resume_logs_every_epoch_once(synth_root, tmp_path):
     run = tmp_path / "run"
     config = _config(tmp_path, epochs=6)
-    command = _train_command(synth_root, run, config)
+    command = train_command(synth_root, run, config)
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
@@ -123,7 +107,7 @@ def test_sigkill_then_resume_logs_every_epoch_once(synth_root, tmp_path):
 @pytest.mark.slow
 def test_two_process_cpu_ddp(synth_root, tmp_path):
     run = tmp_path / "run"
-    command = _train_command(
+    command = train_command(
         synth_root,
         run,
         _config(tmp_path, epochs=2),
