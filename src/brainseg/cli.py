@@ -73,6 +73,7 @@ def _train_overrides(args: argparse.Namespace) -> dict:
             "devices": args.devices,
             "strategy": args.strategy,
             "precision": args.precision,
+            "init_weights": args.init_weights,
         }.items()
         if v is not None
     }
@@ -170,7 +171,9 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         if v is not None
     }
     meta = {k: v for k, v in {"name": args.name, "version": args.model_version}.items() if v}
-    path = bundle_from_checkpoint(args.checkpoint, args.out, inference=inference, **meta)
+    path = bundle_from_checkpoint(
+        args.checkpoint, args.out, inference=inference, combine=args.combine, **meta
+    )
     print(f"{path}: bundle written ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 
@@ -232,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--resume", action="store_true", help="continue from RUN/last.ckpt")
+    p.add_argument("--init-weights", help="start from these weights (.pt bundle or .ckpt)")
     p.add_argument("--accelerator", choices=["auto", "cpu", "gpu"])
     p.add_argument("--devices", type=int, help="processes/GPUs per node")
     p.add_argument("--strategy", choices=["auto", "ddp"])
@@ -297,11 +301,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "bundle",
         cmd_bundle,
-        "Pack a training checkpoint into a small fp16 model bundle "
+        "Pack a training checkpoint (or several, combined) into a small fp16 model bundle "
         "with its inference settings (what brainseg ships).",
     )
-    p.add_argument("checkpoint", help="RUN/best.ckpt or RUN/last.ckpt")
+    p.add_argument(
+        "checkpoint", nargs="+", help="RUN/best.ckpt, RUN/last.ckpt or a bundle; several combine"
+    )
     p.add_argument("--out", required=True, help="bundle file to write (.pt)")
+    p.add_argument(
+        "--combine",
+        choices=["ensemble", "average"],
+        default="ensemble",
+        help="with several models: average their logits (ensemble) or their weights",
+    )
     p.add_argument("--postprocess", help="default post-processing for this model")
     p.add_argument("--tta", action="store_true", help="use flip TTA by default")
     p.add_argument("--threshold", type=float, help="default probability threshold")

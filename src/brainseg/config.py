@@ -27,7 +27,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "oversample_tumor": 0.5,
         "cache_dir": None,
     },
-    "model": {"features": 16, "depth": 4, "dropout": 0.1, "in_channels": 3},
+    # members > 1: an ensemble of U-Nets averaging logits (made by 'brainseg bundle' from
+    # several checkpoints).
+    "model": {"features": 16, "depth": 4, "dropout": 0.1, "in_channels": 3, "members": 1},
     "loss": {"name": "dice_bce", "smooth": 1.0},
     "train": {
         "epochs": 30,
@@ -44,6 +46,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "devices": 1,
         "strategy": "auto",
         "max_train_batches": None,  # cap per epoch (quick runs and tests)
+        # Start from these weights (.pt bundle or .ckpt) instead of a random init: a second
+        # cosine cycle on top of an earlier run. Optimizer state starts fresh.
+        "init_weights": None,
     },
     # The seed's ImageDataGenerator settings (Keras semantics: rotation and shear in degrees,
     # shifts as fractions, zoom as [1 - z, 1 + z]). The shipped recipe (configs/lgg.yaml)

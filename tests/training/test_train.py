@@ -123,3 +123,31 @@ def test_two_process_cpu_ddp(synth_root, tmp_path):
     timing = json.loads((run / "timing.json").read_text())
     assert timing["world_size"] == 2
     assert _epochs(run) == [0, 1]
+
+
+def test_init_weights_starts_from_a_bundle(synth_root, tmp_path, tiny_bundle, capsys):
+    from brainseg.config import load_config
+    from brainseg.inference.bundle import save_bundle
+    from brainseg.inference.predictor import load_model_file
+    from brainseg.models import create_model
+
+    # A bundle with this config's architecture; lr 0 leaves the weights where they start.
+    config_path = _config(tmp_path, epochs=1, lr=0.0, max_train_batches=2)
+    config = load_config(config_path)
+    torch.manual_seed(5)
+    start = create_model(config["model"]).state_dict()
+    init = tmp_path / "init.pt"
+    save_bundle(config, start, {}, init)
+    run = tmp_path / "run"
+    args = ["train", "--data", str(synth_root), "--config", str(config_path)]
+    assert main([*args, "--out", str(run), "--init-weights", str(init)]) == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["init_weights"] == str(init)
+    _, trained, _ = load_model_file(run / "last.ckpt")
+    for key in ("encoders.0.0.weight", "head.weight"):
+        torch.testing.assert_close(trained[key], start[key].half().float())
+
+    # A different architecture is refused with one line naming the file.
+    code = main([*args, "--out", str(tmp_path / "run2"), "--init-weights", str(tiny_bundle)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "tiny.pt" in err[0]
+    assert not (tmp_path / "run2").exists()

@@ -27,14 +27,64 @@ def save_bundle(
     return Path(out)
 
 
+COMBINE_MODES = ("ensemble", "average")
+
+
+def combine_models(
+    sources: list[str | Path], combine: str = "ensemble"
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(config, state_dict, meta) for one model file or several of one architecture:
+    ``ensemble`` keeps every member and averages their logits (inference cost x N);
+    ``average`` averages the weights into one model (a "model soup", cost x 1), which only
+    makes sense for runs that share a starting point."""
+    import torch
+
+    from brainseg.errors import BrainsegError
+
+    if combine not in COMBINE_MODES:
+        raise BrainsegError(f"combine must be one of {COMBINE_MODES}, not '{combine}'")
+    loaded = [load_model_file(source) for source in sources]
+    config, state, meta = loaded[0]
+    meta = {k: v for k, v in meta.items() if k != "source"}
+    if len(loaded) == 1:
+        return config, state, meta
+
+    def architecture(cfg: dict[str, Any]) -> dict[str, Any]:
+        return {"members": 1, **cfg["model"]}
+
+    if architecture(config)["members"] != 1:
+        raise BrainsegError(f"{sources[0]}: already a combined model; combine single models")
+    for source, (other, _, _) in zip(sources[1:], loaded[1:], strict=True):
+        if architecture(other) != architecture(config):
+            raise BrainsegError(f"{source}: a different or combined model; cannot combine")
+        if other["data"] != config["data"]:
+            raise BrainsegError(f"{source}: different preprocessing; cannot combine")
+    states = [s for _, s, _ in loaded]
+    meta["members"] = ", ".join(str(source) for source in sources)
+    if combine == "average":
+        averaged = {
+            k: torch.stack([s[k].float() for s in states]).mean(0) if v.is_floating_point() else v
+            for k, v in states[0].items()
+        }
+        return config, averaged, meta
+    merged = {f"members.{i}.{k}": v for i, s in enumerate(states) for k, v in s.items()}
+    config = {**config, "model": {**config["model"], "members": len(states)}}
+    return config, merged, meta
+
+
 def bundle_from_checkpoint(
-    checkpoint: str | Path, out: str | Path, inference: dict[str, Any] | None = None, **meta: Any
+    checkpoint: str | Path | list[str | Path],
+    out: str | Path,
+    inference: dict[str, Any] | None = None,
+    combine: str = "ensemble",
+    **meta: Any,
 ) -> Path:
-    """Bundle a checkpoint; ``inference`` overrides its threshold, TTA and post-processing."""
-    config, state, ckpt_meta = load_model_file(checkpoint)
-    ckpt_meta.pop("source", None)
+    """Bundle one checkpoint or combine several (see ``combine_models``); ``inference``
+    overrides the threshold, TTA and post-processing."""
+    sources = checkpoint if isinstance(checkpoint, list) else [checkpoint]
+    config, state, source_meta = combine_models(sources, combine)
     config = {**config, "inference": {**config.get("inference", {}), **(inference or {})}}
-    return save_bundle(config, state, {**ckpt_meta, **meta}, out)
+    return save_bundle(config, state, {**source_meta, **meta}, out)
 
 
 def describe_shipped() -> str:
@@ -47,7 +97,8 @@ def describe_shipped() -> str:
         f"  file:       {SHIPPED_MODEL} ({SHIPPED_MODEL.stat().st_size / 1e6:.1f} MB)",
         f"  version:    {meta.get('version', '?')}",
         f"  parameters: {params:,}",
-        f"  model:      U-Net features {config['model']['features']}, depth "
+        f"  model:      U-Net x{config['model'].get('members', 1)}, features "
+        f"{config['model']['features']}, depth "
         f"{config['model']['depth']}, input {config['data']['resolution']} px, "
         f"normalization {config['data']['normalization']}",
         f"  inference:  {config.get('inference', {})}",

@@ -87,6 +87,8 @@ def train(
         split = make_split(stems, config["seed"], s["test"], s["val"], s["by"])
     if not split["val"]:
         raise BrainsegError("the split has no validation items; training needs some")
+    init = config["train"].get("init_weights")
+    init_state = _init_state(init, config["model"]) if init and not resume else None
     if _is_rank_zero():
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -96,7 +98,7 @@ def train(
             stale.unlink(missing_ok=True)
         save_config(config, out / "config.yaml")
         save_split(split, out / "split.json")
-    return _fit(volumes, split, config, out, resume, progress)
+    return _fit(volumes, split, config, out, resume, progress, init_state)
 
 
 def _quiet_lightning() -> None:
@@ -116,7 +118,22 @@ def _quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None):
+def _init_state(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any]:
+    """Weights (fp32) from a bundle or checkpoint whose architecture matches ``model_config``."""
+    from brainseg.config import DEFAULT_CONFIG, deep_merge
+    from brainseg.inference.predictor import load_model_file
+
+    source_config, state, _ = load_model_file(Path(path))
+    source_model = deep_merge(DEFAULT_CONFIG["model"], source_config.get("model", {}))
+    if source_model != model_config:
+        raise BrainsegError(
+            f"{path}: its model {source_model} differs from this run's "
+            f"{model_config}; init weights need the same architecture"
+        )
+    return {k: v.float() for k, v in state.items()}
+
+
+def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None, init_state):
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
@@ -180,6 +197,8 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None)
 
     precision = resolve_precision(cfg_train["precision"], cfg_train["accelerator"])
     module = SegmentationModule(config, val_patients=len(val_set.patients))
+    if init_state is not None:
+        module.model.load_state_dict(init_state)
     # Two checkpoints: best.ckpt by validation per-patient Dice, and last.ckpt every epoch
     # (Lightning's save_last only copies when a top-k file is written).
     best = ModelCheckpoint(

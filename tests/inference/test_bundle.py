@@ -1,0 +1,78 @@
+"""Bundles made of several models: a logit-averaging ensemble or a weight average."""
+
+import numpy as np
+import pytest
+import torch
+
+from brainseg.cli import main
+from brainseg.config import load_config
+from brainseg.inference.bundle import save_bundle
+from brainseg.inference.predictor import Predictor, load_model_file
+from brainseg.models import create_model
+
+
+def _random_bundle(path, seed: int):
+    torch.manual_seed(seed)
+    config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 4, "depth": 2}})
+    model = create_model(config["model"])
+    save_bundle(config, model.state_dict(), {"name": f"m{seed}", "version": "test"}, path)
+    return path
+
+
+@pytest.fixture
+def two_bundles(tmp_path):
+    return _random_bundle(tmp_path / "a.pt", 1), _random_bundle(tmp_path / "b.pt", 2)
+
+
+def _logits(bundle, x):
+    config, state, _ = load_model_file(bundle)
+    net = create_model(config["model"]).eval()
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+    with torch.no_grad():
+        return net(x)
+
+
+def test_ensemble_bundle_averages_member_logits(two_bundles, tmp_path):
+    a, b = two_bundles
+    out = tmp_path / "ens.pt"
+    assert main(["bundle", str(a), str(b), "--out", str(out), "--name", "ens"]) == 0
+    config, state, meta = load_model_file(out)
+    assert config["model"]["members"] == 2 and meta["name"] == "ens"
+    x = torch.rand(2, 3, 64, 64)
+    expected = (_logits(a, x) + _logits(b, x)) / 2
+    torch.testing.assert_close(_logits(out, x), expected, atol=1e-5, rtol=1e-4)
+
+
+def test_average_bundle_averages_weights(two_bundles, tmp_path):
+    a, b = two_bundles
+    out = tmp_path / "soup.pt"
+    assert main(["bundle", str(a), str(b), "--out", str(out), "--combine", "average"]) == 0
+    config, state, _ = load_model_file(out)
+    _, state_a, _ = load_model_file(a)
+    _, state_b, _ = load_model_file(b)
+    assert config["model"].get("members", 1) == 1
+    key = "head.weight"
+    expected = (state_a[key].float() + state_b[key].float()) / 2
+    torch.testing.assert_close(state[key].float(), expected, atol=1e-3, rtol=1e-3)
+
+
+def test_ensemble_runs_through_onnx_like_torch(two_bundles, tmp_path, synth_root):
+    from brainseg.data.volumes import load_clean_volumes
+
+    out = tmp_path / "ens.pt"
+    assert main(["bundle", *map(str, two_bundles), "--out", str(out)]) == 0
+    volume = load_clean_volumes(synth_root)[0]
+    torch_probs = Predictor(out, engine="torch").predict_volume(volume.images)
+    onnx_probs = Predictor(out, engine="onnx").predict_volume(volume.images)
+    assert np.abs(torch_probs - onnx_probs).max() < 1e-3
+
+
+def test_combining_different_architectures_is_one_clear_error(two_bundles, tmp_path, capsys):
+    torch.manual_seed(0)
+    config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 8, "depth": 2}})
+    other = tmp_path / "wide.pt"
+    save_bundle(config, create_model(config["model"]).state_dict(), {}, other)
+    code = main(["bundle", str(two_bundles[0]), str(other), "--out", str(tmp_path / "x.pt")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "wide.pt" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "x.pt").exists()
