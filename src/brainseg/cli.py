@@ -11,6 +11,11 @@ import os
 import sys
 from collections.abc import Callable
 
+# numpy's BLAS only does small resizes here, and its idle threads spin after each call,
+# slowing the ONNX Runtime threads that run next: 360 -> 257 ms per 20-slice volume with one
+# thread (docs/performance.md). Set before numpy loads; a user's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from brainseg import __version__
 from brainseg.errors import BrainsegError, DataProblemsError
 
@@ -139,8 +144,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from brainseg.inference.onnx_export import export_onnx
 
-    path = export_onnx(args.model, args.onnx)
-    print(f"{path}: ONNX model written (input 'image' N x 3 x R x R, output 'logits')")
+    if not args.int8:
+        path = export_onnx(args.model, args.onnx)
+        print(f"{path}: ONNX model written (input 'image' N x 3 x R x R, output 'logits')")
+        return 0
+    from brainseg.inference.quantize import export_int8
+
+    if not args.calibration:
+        raise BrainsegError("--int8 needs --calibration DATA_DIR (slices to calibrate on)")
+    path, patients = export_int8(args.model, args.onnx, args.calibration, args.split)
+    print(f"{path}: INT8 ONNX model written, calibrated on slices of {patients} patients")
     return 0
 
 
@@ -286,6 +299,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", cmd_export, "Export a model to ONNX with a dynamic batch size.")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="file to write")
     p.add_argument("--model", help="checkpoint or bundle (default: the shipped model)")
+    p.add_argument(
+        "--int8", action="store_true", help="static INT8 quantization (needs --calibration)"
+    )
+    p.add_argument("--calibration", metavar="DATA_DIR", help="dataset to calibrate INT8 on")
+    p.add_argument("--split", help="split JSON: calibrate on its training patients only")
 
     p = add(
         "demo",

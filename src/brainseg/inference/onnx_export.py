@@ -68,6 +68,8 @@ class OnnxRunner:
             raise BrainsegError(f"{path}: ONNX model not found")
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Idle pool threads would spin between runs and slow the numpy work in between.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]

@@ -144,6 +144,15 @@ class Runner:
         }
 
 
+def _import_in_background(module: str) -> None:
+    """Start importing ``module`` (0.4 s for scipy.ndimage) on a thread, so that it overlaps
+    reading and inference instead of adding to them; a later import waits for it."""
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
+
+
 def predict(
     inputs: list[str],
     out: str | Path,
@@ -157,6 +166,8 @@ def predict(
     overlay: bool = False,
 ) -> int:
     """Run the whole command; return the exit code (2 if any input failed)."""
+    if postprocess != "none":
+        _import_in_background("scipy.ndimage")
     out = Path(out)
     _check_out(out, inputs)
     items, problems = collect(inputs)
