@@ -30,6 +30,7 @@ HISTORY_COLUMNS = [
     "val_acc",
     "val_dice_patient",
     "lr",
+    "elapsed_s",  # wall-clock seconds since the run started (resumes continue the count)
 ]
 
 
@@ -47,6 +48,8 @@ class HistoryCallback(L.Callback):
         self.run_dir = Path(run_dir)
         self.rows: list[dict[str, float]] = []
         self.verbose = verbose
+        self._fit_start = time.perf_counter()
+        self._elapsed_before = 0.0
 
     def state_dict(self) -> dict[str, Any]:
         return {"rows": self.rows}
@@ -55,6 +58,8 @@ class HistoryCallback(L.Callback):
         self.rows = list(state_dict.get("rows", []))
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._fit_start = time.perf_counter()
+        self._elapsed_before = float(self.rows[-1].get("elapsed_s", 0.0)) if self.rows else 0.0
         if trainer.is_global_zero and self.rows:
             self._write()  # the checkpoint is the truth: drop rows logged after it
 
@@ -62,7 +67,8 @@ class HistoryCallback(L.Callback):
         if trainer.sanity_checking or not pl_module.epoch_metrics:
             return
         epoch = trainer.current_epoch
-        row = {"epoch": epoch, **pl_module.epoch_metrics}
+        elapsed = self._elapsed_before + time.perf_counter() - self._fit_start
+        row = {"epoch": epoch, **pl_module.epoch_metrics, "elapsed_s": round(elapsed, 1)}
         self.rows = [r for r in self.rows if r["epoch"] < epoch] + [row]
         if trainer.is_global_zero:
             self._write()
