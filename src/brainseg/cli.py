@@ -113,6 +113,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.tta,
         not args.no_ablation,
         seed=args.seed,
+        threshold=args.threshold,
     )
     print(
         f"{args.out}: {metrics['patients']} patients, Dice per patient mean "
@@ -274,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--postprocess", help="none, close, lcc, lcc2d, small[:N] or a+b (default: the model's)"
     )
     p.add_argument("--tta", action="store_true", default=None, help="horizontal-flip TTA")
+    p.add_argument("--threshold", type=float, help="probability threshold (default: the model's)")
     p.add_argument("--no-ablation", action="store_true", help="skip the post-processing study")
     p.add_argument("--seed", type=int, default=0, help="seed for the report's random slices")
     p.add_argument("--out", required=True, help="folder for metrics.json, CSVs and report.html")

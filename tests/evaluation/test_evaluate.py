@@ -154,3 +154,12 @@ def test_evaluate_with_model_and_split(synth_root, tiny_bundle, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["subset"] == "val" and metrics["postprocess"] == "close+lcc"
     assert metrics["patients"] == len(json.loads(split.read_text())["val"])
+
+
+def test_evaluate_threshold_flag(synth_root, tiny_bundle, tmp_path):
+    out = tmp_path / "eval"
+    args = ["evaluate", "--data", str(synth_root), "--model", str(tiny_bundle), "--out", str(out)]
+    assert main([*args, "--subset", "all", "--threshold", "1.01", "--no-ablation"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"]["threshold"] == 1.01
+    assert metrics["patient_detection_sensitivity"] == 0.0  # nothing is above 1.01

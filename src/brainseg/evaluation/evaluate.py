@@ -100,6 +100,7 @@ def evaluate(
     ablation: bool = True,
     report: bool = True,
     seed: int = 0,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
     """Score predictions on the chosen patients; write metrics, CSVs and the report."""
     out = Path(out)
@@ -118,7 +119,7 @@ def evaluate(
     if predictions is None:
         from brainseg.inference.predictor import Predictor
 
-        predictor = Predictor(model, tta=tta)
+        predictor = Predictor(model, tta=tta, threshold=threshold)
         chosen = postprocess or predictor.postprocess
         raw = [predictor.predict_volume(v.images) >= predictor.threshold for v in volumes]
         model_info = predictor.describe()
