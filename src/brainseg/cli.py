@@ -1,12 +1,11 @@
-"""The ``brainseg`` console script: thin entry functions, heavy imports only when needed.
-
-Errors become one line per problem on stderr and a non-zero exit code, never a traceback.
+"""The ``brainseg`` console script: the argument parser and the one place where errors
+become one line per problem on stderr and a non-zero exit code, never a traceback. The
+subcommands' handlers are in ``brainseg.commands`` and import heavy modules only when run.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -16,187 +15,8 @@ from collections.abc import Callable
 # thread (docs/performance.md). Set before numpy loads; a user's own setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from brainseg import __version__
+from brainseg import __version__, commands
 from brainseg.errors import BrainsegError, DataProblemsError
-
-
-def cmd_inspect(args: argparse.Namespace) -> int:
-    from brainseg.data.inspect import format_summary, summarize
-    from brainseg.data.volumes import load_volumes
-
-    volumes, problems = load_volumes(args.data)
-    summary = summarize(volumes, problems)
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        print(format_summary(summary))
-    if args.figures and volumes:
-        from brainseg.report.explore import write_exploration_figures
-
-        paths = write_exploration_figures(volumes, args.figures)
-        print(f"figures: {', '.join(str(p) for p in paths)}", file=sys.stderr)
-    for p in problems:
-        print(f"{p['file']}: {p['problem']}", file=sys.stderr)
-    return 2 if problems else 0
-
-
-def cmd_split(args: argparse.Namespace) -> int:
-    from brainseg.data.discovery import discover
-    from brainseg.data.splits import SLICE_SPLIT_WARNING, make_split, save_split
-
-    patients, problems = discover(args.data)
-    if problems:
-        raise DataProblemsError(problems)
-    stems = {p.name: [s.stem for s in p.slices if s.image and s.mask] for p in patients}
-    split = make_split(stems, args.seed, args.test, args.val, args.by, args.folds)
-    if args.by == "slice":
-        print(SLICE_SPLIT_WARNING, file=sys.stderr)
-    save_split(split, args.out)
-    print(
-        f"{args.out}: train {len(split['train'])}, val {len(split['val'])}, "
-        f"test {len(split['test'])} {args.by}s" + (f", {args.folds} folds" if args.folds else "")
-    )
-    return 0
-
-
-def cmd_synth(args: argparse.Namespace) -> int:
-    from brainseg.data.synthetic import write_synthetic_dataset
-
-    names = write_synthetic_dataset(args.out, args.patients, args.slices, args.seed, args.size)
-    print(f"{args.out}: {len(names)} synthetic patients x {args.slices} slices")
-    return 0
-
-
-def _train_overrides(args: argparse.Namespace) -> dict:
-    train = {
-        k: v
-        for k, v in {
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "accelerator": args.accelerator,
-            "devices": args.devices,
-            "strategy": args.strategy,
-            "precision": args.precision,
-            "init_weights": args.init_weights,
-        }.items()
-        if v is not None
-    }
-    return {"train": train} if train else {}
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from brainseg.training.run import train
-
-    metrics = train(
-        args.data, args.out, args.config, _train_overrides(args), args.split, args.resume
-    )
-    if metrics:
-        print(
-            f"{args.out}: done; last epoch val per-patient Dice "
-            f"{metrics.get('val_dice_patient', float('nan')):.4f}"
-        )
-    return 0
-
-
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    from brainseg.evaluation.evaluate import evaluate
-
-    metrics = evaluate(
-        args.data,
-        args.out,
-        args.model,
-        args.predictions,
-        args.split,
-        args.subset,
-        args.postprocess,
-        args.tta,
-        not args.no_ablation,
-        seed=args.seed,
-        threshold=args.threshold,
-    )
-    print(
-        f"{args.out}: {metrics['patients']} patients, Dice per patient mean "
-        f"{metrics['dice_per_patient_mean']:.4f} "
-        f"(median {metrics['dice_per_patient_median']:.4f})"
-        f", pooled Dice {metrics['dice']:.4f}, IoU {metrics['iou']:.4f}; "
-        f"report: {args.out}/report.html"
-    )
-    return 0
-
-
-def cmd_predict(args: argparse.Namespace) -> int:
-    from brainseg.inference.predict import predict
-
-    return predict(
-        args.inputs,
-        args.out,
-        args.model,
-        args.engine,
-        args.tta,
-        args.postprocess,
-        args.threshold,
-        args.batch_size,
-        args.device,
-        args.overlay,
-    )
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from brainseg.inference.onnx_export import export_onnx
-
-    if not args.int8:
-        path = export_onnx(args.model, args.onnx)
-        print(f"{path}: ONNX model written (input 'image' N x 3 x R x R, output 'logits')")
-        return 0
-    from brainseg.inference.quantize import export_int8
-
-    if not args.calibration:
-        raise BrainsegError("--int8 needs --calibration DATA_DIR (slices to calibrate on)")
-    path, patients = export_int8(args.model, args.onnx, args.calibration, args.split)
-    print(f"{path}: INT8 ONNX model written, calibrated on slices of {patients} patients")
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from brainseg.demo import run_demo
-
-    run_demo(args.out, args.data, args.epochs)
-    return 0
-
-
-def cmd_models(args: argparse.Namespace) -> int:
-    from brainseg.inference.bundle import describe_shipped
-
-    print(describe_shipped())
-    return 0
-
-
-def cmd_bundle(args: argparse.Namespace) -> int:
-    from brainseg.inference.bundle import bundle_from_checkpoint
-
-    inference = {
-        k: v
-        for k, v in {
-            "postprocess": args.postprocess,
-            "tta": args.tta or None,
-            "threshold": args.threshold,
-        }.items()
-        if v is not None
-    }
-    meta = {k: v for k, v in {"name": args.name, "version": args.model_version}.items() if v}
-    path = bundle_from_checkpoint(
-        args.checkpoint, args.out, inference=inference, combine=args.combine, **meta
-    )
-    print(f"{path}: bundle written ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    from brainseg.service.server import serve
-
-    serve(args.host, args.port, args.model, args.workers, args.max_upload_mb)
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,12 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    p = add("inspect", cmd_inspect, "Summarise and validate a dataset in the Kaggle LGG layout.")
+    p = add(
+        "inspect",
+        commands.cmd_inspect,
+        "Summarise and validate a dataset in the Kaggle LGG layout.",
+    )
     p.add_argument("data", help="dataset folder: DIR/<patient>/<patient>_<n>.tif + _mask.tif")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--figures", metavar="OUT", help="write data-exploration PNGs into OUT")
 
-    p = add("split", cmd_split, "Write a train/val/test split (by patient unless told).")
+    p = add("split", commands.cmd_split, "Write a train/val/test split (by patient unless told).")
     p.add_argument("data", help="dataset folder")
     p.add_argument("--out", required=True, help="split JSON file to write")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
@@ -233,14 +57,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--folds", type=int, help="also write K patient-disjoint CV folds")
 
-    p = add("synth", cmd_synth, "Write a deterministic synthetic dataset in the LGG layout.")
+    p = add(
+        "synth", commands.cmd_synth, "Write a deterministic synthetic dataset in the LGG layout."
+    )
     p.add_argument("--out", required=True, help="folder to write")
     p.add_argument("--patients", type=int, default=12, help="patients (default 12)")
     p.add_argument("--slices", type=int, default=16, help="slices per patient (default 16)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--size", type=int, default=256, help="slice side in pixels (default 256)")
 
-    p = add("train", cmd_train, "Train a U-Net; checkpoints, history and config go to --out.")
+    p = add(
+        "train", commands.cmd_train, "Train a U-Net; checkpoints, history and config go to --out."
+    )
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--config", help="YAML config (defaults: brainseg.config.DEFAULT_CONFIG)")
@@ -255,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=["auto", "ddp"])
     p.add_argument("--precision", help="auto, 32-true, bf16-mixed or 16-mixed")
 
-    p = add("evaluate", cmd_evaluate, "Score a model or existing masks per slice and patient.")
+    p = add(
+        "evaluate", commands.cmd_evaluate, "Score a model or existing masks per slice and patient."
+    )
     p.add_argument("--data", required=True, help="dataset folder with ground-truth masks")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
@@ -280,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for the report's random slices")
     p.add_argument("--out", required=True, help="folder for metrics.json, CSVs and report.html")
 
-    p = add("predict", cmd_predict, "Segment new scans: images, folders and NIfTI volumes.")
+    p = add(
+        "predict", commands.cmd_predict, "Segment new scans: images, folders and NIfTI volumes."
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder or .nii/.nii.gz")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
@@ -298,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png")
 
-    p = add("export", cmd_export, "Export a model to ONNX with a dynamic batch size.")
+    p = add("export", commands.cmd_export, "Export a model to ONNX with a dynamic batch size.")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="file to write")
     p.add_argument("--model", help="checkpoint or bundle (default: the shipped model)")
     p.add_argument(
@@ -309,18 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add(
         "demo",
-        cmd_demo,
+        commands.cmd_demo,
         "The whole pipeline on synthetic data (or --data): synth, split, train, evaluate, report.",
     )
     p.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
     p.add_argument("--data", help="run on this real dataset instead of synthetic data")
     p.add_argument("--epochs", type=int, help="training epochs (default from the demo config)")
 
-    p = add("models", cmd_models, "List the bundled model and show its card.")
+    p = add("models", commands.cmd_models, "List the bundled model and show its card.")
 
     p = add(
         "bundle",
-        cmd_bundle,
+        commands.cmd_bundle,
         "Pack a training checkpoint (or several, combined) into a small fp16 model bundle "
         "with its inference settings (what brainseg ships).",
     )
@@ -340,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="model name shown by 'brainseg models' and /health")
     p.add_argument("--version", dest="model_version", help="model version string")
 
-    p = add("serve", cmd_serve, "Run the HTTP service and viewer page.")
+    p = add("serve", commands.cmd_serve, "Run the HTTP service and viewer page.")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")

@@ -1,0 +1,190 @@
+"""The handlers behind each ``brainseg`` subcommand: thin functions that import what they
+need only when they run, so that ``brainseg --help`` and ``predict`` start fast. The parser
+and the error handling live in ``brainseg.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from brainseg.errors import BrainsegError, DataProblemsError
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from brainseg.data.inspect import format_summary, summarize
+    from brainseg.data.volumes import load_volumes
+
+    volumes, problems = load_volumes(args.data)
+    summary = summarize(volumes, problems)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(format_summary(summary))
+    if args.figures and volumes:
+        from brainseg.report.explore import write_exploration_figures
+
+        paths = write_exploration_figures(volumes, args.figures)
+        print(f"figures: {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    for p in problems:
+        print(f"{p['file']}: {p['problem']}", file=sys.stderr)
+    return 2 if problems else 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from brainseg.data.discovery import discover
+    from brainseg.data.splits import SLICE_SPLIT_WARNING, make_split, save_split
+
+    patients, problems = discover(args.data)
+    if problems:
+        raise DataProblemsError(problems)
+    stems = {p.name: [s.stem for s in p.slices if s.image and s.mask] for p in patients}
+    split = make_split(stems, args.seed, args.test, args.val, args.by, args.folds)
+    if args.by == "slice":
+        print(SLICE_SPLIT_WARNING, file=sys.stderr)
+    save_split(split, args.out)
+    print(
+        f"{args.out}: train {len(split['train'])}, val {len(split['val'])}, "
+        f"test {len(split['test'])} {args.by}s" + (f", {args.folds} folds" if args.folds else "")
+    )
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from brainseg.data.synthetic import write_synthetic_dataset
+
+    names = write_synthetic_dataset(args.out, args.patients, args.slices, args.seed, args.size)
+    print(f"{args.out}: {len(names)} synthetic patients x {args.slices} slices")
+    return 0
+
+
+def _train_overrides(args: argparse.Namespace) -> dict:
+    train = {
+        k: v
+        for k, v in {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "accelerator": args.accelerator,
+            "devices": args.devices,
+            "strategy": args.strategy,
+            "precision": args.precision,
+            "init_weights": args.init_weights,
+        }.items()
+        if v is not None
+    }
+    return {"train": train} if train else {}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from brainseg.training.run import train
+
+    metrics = train(
+        args.data, args.out, args.config, _train_overrides(args), args.split, args.resume
+    )
+    if metrics:
+        print(
+            f"{args.out}: done; last epoch val per-patient Dice "
+            f"{metrics.get('val_dice_patient', float('nan')):.4f}"
+        )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from brainseg.evaluation.evaluate import evaluate
+
+    metrics = evaluate(
+        args.data,
+        args.out,
+        args.model,
+        args.predictions,
+        args.split,
+        args.subset,
+        args.postprocess,
+        args.tta,
+        not args.no_ablation,
+        seed=args.seed,
+        threshold=args.threshold,
+    )
+    print(
+        f"{args.out}: {metrics['patients']} patients, Dice per patient mean "
+        f"{metrics['dice_per_patient_mean']:.4f} "
+        f"(median {metrics['dice_per_patient_median']:.4f})"
+        f", pooled Dice {metrics['dice']:.4f}, IoU {metrics['iou']:.4f}; "
+        f"report: {args.out}/report.html"
+    )
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from brainseg.inference.predict import predict
+
+    return predict(
+        args.inputs,
+        args.out,
+        args.model,
+        args.engine,
+        args.tta,
+        args.postprocess,
+        args.threshold,
+        args.batch_size,
+        args.device,
+        args.overlay,
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from brainseg.inference.onnx_export import export_onnx
+
+    if not args.int8:
+        path = export_onnx(args.model, args.onnx)
+        print(f"{path}: ONNX model written (input 'image' N x 3 x R x R, output 'logits')")
+        return 0
+    from brainseg.inference.quantize import export_int8
+
+    if not args.calibration:
+        raise BrainsegError("--int8 needs --calibration DATA_DIR (slices to calibrate on)")
+    path, patients = export_int8(args.model, args.onnx, args.calibration, args.split)
+    print(f"{path}: INT8 ONNX model written, calibrated on slices of {patients} patients")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from brainseg.demo import run_demo
+
+    run_demo(args.out, args.data, args.epochs)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from brainseg.inference.bundle import describe_shipped
+
+    print(describe_shipped())
+    return 0
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from brainseg.inference.bundle import bundle_from_checkpoint
+
+    inference = {
+        k: v
+        for k, v in {
+            "postprocess": args.postprocess,
+            "tta": args.tta or None,
+            "threshold": args.threshold,
+        }.items()
+        if v is not None
+    }
+    meta = {k: v for k, v in {"name": args.name, "version": args.model_version}.items() if v}
+    path = bundle_from_checkpoint(
+        args.checkpoint, args.out, inference=inference, combine=args.combine, **meta
+    )
+    print(f"{path}: bundle written ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from brainseg.service.server import serve
+
+    serve(args.host, args.port, args.model, args.workers, args.max_upload_mb)
+    return 0
