@@ -34,7 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 # Retrain the shipped model (MODEL_CARD.md): two cosine cycles, about 2 h 15 min on 2 CPU
-# cores, then bundle the validation-best checkpoint as package data.
+# cores, then bundle the validation-best checkpoint and its INT8 export as package data.
 DATA ?= ../shared/data/lgg/kaggle_3m
 SPLIT ?= splits/lgg_seed42.json
 RUNS ?= runs
@@ -45,6 +45,8 @@ retrain-lgg: $(STAMP)
 		--split $(SPLIT) --init-weights $(RUNS)/lgg_stage1/best.ckpt
 	$(BIN)/brainseg bundle $(RUNS)/lgg_stage2/best.ckpt --out src/brainseg/weights/brainseg_lgg.pt \
 		--postprocess small --name brainseg-lgg-unet16 --version $(VERSION)
+	$(BIN)/brainseg export --onnx src/brainseg/weights/brainseg_lgg.int8.onnx --int8 \
+		--calibration $(DATA) --split $(SPLIT)
 
 clean:
 	rm -rf demo_out bench_out .pytest_cache .ruff_cache

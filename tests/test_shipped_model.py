@@ -35,3 +35,11 @@ def test_predict_without_model_uses_the_shipped_one(synth_root, tmp_path, capsys
     assert len(list((tmp_path / "out").glob("*_pred.png"))) == 8
     probs = Predictor().predict_volume(np.zeros((2, 64, 64, 3), np.uint8))
     assert probs.shape == (2, 64, 64) and float(probs.max()) < 0.5
+
+
+def test_shipped_int8_model_matches_the_bundle_and_is_the_default_engine():
+    from brainseg.inference.predictor import shipped_int8
+
+    assert shipped_int8() is not None, "re-export weights/brainseg_lgg.int8.onnx (make retrain-lgg)"
+    predictor = Predictor(engine="auto")
+    assert predictor.engine == "onnx-int8" and predictor.describe()["version"] == "1.1"

@@ -118,10 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
     p.add_argument(
         "--engine",
-        choices=["torch", "onnx"],
-        default="onnx",
-        help="onnx (default, fastest on CPU; a .pt/.ckpt model is exported once to "
-        "~/.cache/brainseg) or torch (needed for --device cuda)",
+        choices=["auto", "onnx", "torch"],
+        default="auto",
+        help="auto (default: the shipped model's INT8 ONNX file, else onnx), onnx (fp32; a "
+        ".pt/.ckpt model is exported once to ~/.cache/brainseg) or torch (for --device cuda)",
     )
     p.add_argument("--tta", action="store_true", default=None, help="horizontal-flip TTA")
     p.add_argument("--postprocess", help="post-processing spec (default: the model's)")

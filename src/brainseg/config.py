@@ -41,6 +41,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
         "weight_decay": 0.0,
         "precision": "auto",  # auto | 32 | bf16-mixed | 16-mixed
         "channels_last": True,
+        # torch.compile the training forward: "auto" compiles when the run trains on at least
+        # 10,000 images and a C++ compiler is present (compiling takes ~1 min on 2 cores and
+        # pays back after ~3,600 images; docs/performance.md). true / false force it.
+        "compile": "auto",
         "num_workers": 0,
         "accelerator": "auto",
         "devices": 1,

@@ -82,6 +82,7 @@ class OnnxRunner:
             raise BrainsegError(f"{path}: ONNX file lacks brainseg metadata; re-export it")
         self.config: dict[str, Any] = json.loads(props["brainseg_config"])
         self.meta: dict[str, Any] = json.loads(props.get("brainseg_meta", "{}"))
+        self.quantized = "brainseg_quantization" in props
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:

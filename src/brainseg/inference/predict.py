@@ -157,7 +157,7 @@ def predict(
     inputs: list[str],
     out: str | Path,
     model: str | None = None,
-    engine: str = "onnx",
+    engine: str = "auto",
     tta: bool | None = None,
     postprocess: str | None = None,
     threshold: float | None = None,

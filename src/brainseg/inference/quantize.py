@@ -51,7 +51,12 @@ def calibration_batches(
     return batches
 
 
-def quantize_onnx(fp32_onnx: str | Path, out: str | Path, batches: list[np.ndarray]) -> Path:
+def quantize_onnx(
+    fp32_onnx: str | Path,
+    out: str | Path,
+    batches: list[np.ndarray],
+    extra_meta: dict[str, str] | None = None,
+) -> Path:
     """Write an INT8 (QDQ) copy of ``fp32_onnx`` calibrated on ``batches``; the brainseg
     metadata (config, model card fields) is carried over."""
     import onnx
@@ -87,8 +92,12 @@ def quantize_onnx(fp32_onnx: str | Path, out: str | Path, batches: list[np.ndarr
         model = onnx.load(str(quantized))
     del model.metadata_props[:]
     model.metadata_props.extend(source.metadata_props)
-    entry = model.metadata_props.add()
-    entry.key, entry.value = "brainseg_quantization", "int8-qdq-per-channel"
+    for key, value in {
+        "brainseg_quantization": "int8-qdq-per-channel",
+        **(extra_meta or {}),
+    }.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
     write_bytes(out, model.SerializeToString())
     return Path(out)
 
@@ -104,9 +113,11 @@ def export_int8(
     and how many patients were used."""
     from brainseg.data.splits import load_split
     from brainseg.inference.onnx_export import OnnxRunner, export_onnx
+    from brainseg.inference.predictor import SHIPPED_MODEL, file_digest
 
     train = load_split(split)["train"] if split else None
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx")
         batches = calibration_batches(calibration, OnnxRunner(fp32).config, train)
-        return quantize_onnx(fp32, out, batches), len(batches)
+        source = {"brainseg_source_sha1": file_digest(Path(model) if model else SHIPPED_MODEL)}
+        return quantize_onnx(fp32, out, batches, source), len(batches)

@@ -128,9 +128,10 @@ class TimingCallback(L.Callback):
     """Training-phase throughput over the whole run (validation excluded), kept across
     resumes, written to ``timing.json`` after every epoch."""
 
-    def __init__(self, run_dir: str | Path, precision: str):
+    def __init__(self, run_dir: str | Path, precision: str, compiled: bool = False):
         self.run_dir = Path(run_dir)
         self.precision = precision
+        self.compiled = compiled
         self.train_seconds = 0.0
         self.train_images = 0
         self.wall_before = 0.0
@@ -191,6 +192,7 @@ class TimingCallback(L.Callback):
                 "world_size": trainer.world_size,
                 "device": str(trainer.strategy.root_device),
                 "precision": self.precision,
+                "compiled": self.compiled,
                 "epochs_completed": self.epochs_completed,
             },
         )

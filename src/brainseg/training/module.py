@@ -47,6 +47,7 @@ class SegmentationModule(L.LightningModule):
         self.loss_fn = create_loss(config["loss"])
         self.val_patients = max(int(val_patients), 1)
         self.epoch_metrics: dict[str, float] = {}
+        self.compile_training = False  # set by the runner; see config train.compile
         self._reset_train()
         self._reset_val()
 
@@ -74,13 +75,17 @@ class SegmentationModule(L.LightningModule):
     def on_fit_start(self) -> None:
         if self.config["train"].get("channels_last", False):
             self.model.to(memory_format=torch.channels_last)
+        # Only the training forward is compiled (fixed batch shape, one compilation); it is
+        # kept outside the module tree so that checkpoints hold the plain model's weights.
+        forward = torch.compile(self.model) if self.compile_training else self.model
+        object.__setattr__(self, "_train_forward", forward)
 
     def on_train_epoch_start(self) -> None:
         self._reset_train()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = self._prepare(batch, train=True)
-        logits = self.model(x)
+        logits = self.__dict__.get("_train_forward", self.model)(x)
         loss = self.loss_fn(logits, y)
         with torch.no_grad():
             n = x.shape[0]

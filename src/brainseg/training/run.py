@@ -41,6 +41,22 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     return "bf16-mixed" if cpu_supports_bf16() else "32-true"
 
 
+COMPILE_MIN_IMAGES = 10_000
+
+
+def should_compile(setting: str | bool, planned_images: int) -> bool:
+    """Whether to torch.compile the training forward: forced by true/false, or under "auto"
+    when the run is long enough to pay back the compile time and a C++ compiler exists."""
+    import shutil
+
+    if isinstance(setting, bool):
+        return setting
+    if setting != "auto":
+        raise BrainsegError(f"config: train.compile must be auto, true or false, not {setting!r}")
+    compiler = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
+    return planned_images >= COMPILE_MIN_IMAGES and compiler is not None
+
+
 def _check_out_dir(data: Path, out: Path, resume: bool) -> None:
     data, out = data.resolve(), out.resolve()
     if out == data or data in out.parents:
@@ -201,6 +217,11 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
 
     precision = resolve_precision(cfg_train["precision"], cfg_train["accelerator"])
     module = SegmentationModule(config, val_patients=len(val_set.patients))
+    batches = len(train_loader)
+    if cfg_train.get("max_train_batches"):
+        batches = min(batches, int(cfg_train["max_train_batches"]))
+    planned_images = int(cfg_train["epochs"]) * batches * int(cfg_train["batch_size"])
+    module.compile_training = should_compile(cfg_train.get("compile", "auto"), planned_images)
     if init_state is not None:
         module.model.load_state_dict(init_state)
     # Two checkpoints: best.ckpt by validation per-patient Dice, and last.ckpt every epoch
@@ -221,7 +242,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
         every_n_epochs=1,
         enable_version_counter=False,
     )
-    timing = TimingCallback(out, precision)
+    timing = TimingCallback(out, precision, compiled=module.compile_training)
     trainer = L.Trainer(
         max_epochs=int(cfg_train["epochs"]),
         accelerator=cfg_train["accelerator"],
