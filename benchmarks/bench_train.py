@@ -40,22 +40,27 @@ def seed_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1
     return 1 - (2 * (p * target).sum() + smooth) / (p.sum() + target.sum() + smooth)
 
 
-def baseline_img_per_s(features: int, depth: int, size: int, steps: int, batch: int = 16):
-    torch.manual_seed(0)
-    model = UNet(features=features, depth=depth, dropout=0.1)
-    optimizer = torch.optim.Adam(model.parameters(), 1e-4)
-    x = torch.rand(batch, 3, size, size)
-    y = (torch.rand(batch, 1, size, size) > 0.9).float()
+def step_times(forward, model: torch.nn.Module, x, y, steps: int, lr: float) -> list[float]:
+    """Seconds per plain training step (Adam, the seed's Dice loss) on fixed tensors."""
+    optimizer = torch.optim.Adam(model.parameters(), lr)
     times = []
-    for step in range(steps + 1):
+    for _ in range(steps):
         start = time.perf_counter()
-        loss = seed_dice_loss(model(x), y)
+        loss = seed_dice_loss(forward(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step:  # the first step warms up the allocator
-            times.append(time.perf_counter() - start)
-    return batch / median_of(times)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def baseline_img_per_s(features: int, depth: int, size: int, steps: int, batch: int = 16):
+    torch.manual_seed(0)
+    model = UNet(features=features, depth=depth, dropout=0.1)
+    x = torch.rand(batch, 3, size, size)
+    y = (torch.rand(batch, 1, size, size) > 0.9).float()
+    times = step_times(model, model, x, y, steps + 1, 1e-4)
+    return batch / median_of(times[1:])  # the first step warms up the allocator
 
 
 def compile_vs_eager(features: int, depth: int, size: int, steps: int, batch: int = 16) -> dict:
@@ -67,18 +72,10 @@ def compile_vs_eager(features: int, depth: int, size: int, steps: int, batch: in
         model = UNet(features=features, depth=depth, dropout=0.1).to(
             memory_format=torch.channels_last
         )
-        optimizer = torch.optim.Adam(model.parameters(), 1e-3)
         forward = torch.compile(model) if compiled else model
         x = torch.rand(batch, 3, size, size).to(memory_format=torch.channels_last)
         y = (torch.rand(batch, 1, size, size) > 0.9).float()
-        times = []
-        for _ in range(steps + 2):
-            start = time.perf_counter()
-            loss = seed_dice_loss(forward(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            times.append(time.perf_counter() - start)
+        times = step_times(forward, model, x, y, steps + 2, 1e-3)
         steady = median_of(times[2:])
         return batch / steady, sum(times[:2]) - 2 * steady
 

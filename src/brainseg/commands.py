@@ -58,21 +58,22 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(**values: object) -> dict:
+    """The options the user set (argparse leaves the others None)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def _train_overrides(args: argparse.Namespace) -> dict:
-    train = {
-        k: v
-        for k, v in {
-            "epochs": args.epochs,
-            "batch_size": args.batch_size,
-            "lr": args.lr,
-            "accelerator": args.accelerator,
-            "devices": args.devices,
-            "strategy": args.strategy,
-            "precision": args.precision,
-            "init_weights": args.init_weights,
-        }.items()
-        if v is not None
-    }
+    train = _given(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        accelerator=args.accelerator,
+        devices=args.devices,
+        strategy=args.strategy,
+        precision=args.precision,
+        init_weights=args.init_weights,
+    )
     return {"train": train} if train else {}
 
 
@@ -166,15 +167,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_bundle(args: argparse.Namespace) -> int:
     from brainseg.inference.bundle import bundle_from_checkpoint
 
-    inference = {
-        k: v
-        for k, v in {
-            "postprocess": args.postprocess,
-            "tta": args.tta or None,
-            "threshold": args.threshold,
-        }.items()
-        if v is not None
-    }
+    inference = _given(postprocess=args.postprocess, tta=args.tta or None, threshold=args.threshold)
     meta = {k: v for k, v in {"name": args.name, "version": args.model_version}.items() if v}
     path = bundle_from_checkpoint(
         args.checkpoint, args.out, inference=inference, combine=args.combine, **meta
