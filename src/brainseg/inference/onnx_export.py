@@ -83,6 +83,7 @@ class OnnxRunner:
         self.config: dict[str, Any] = json.loads(props["brainseg_config"])
         self.meta: dict[str, Any] = json.loads(props.get("brainseg_meta", "{}"))
         self.quantized = "brainseg_quantization" in props
+        self.source_sha1 = props.get("brainseg_source_sha1")  # the bundle it was made from
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:

@@ -33,17 +33,15 @@ def file_digest(path: Path) -> str:
         raise BrainsegError(f"{path}: model file not found") from None
 
 
-def shipped_int8() -> Path | None:
-    """The shipped INT8 model, if present and made from the shipped bundle's exact bytes."""
+def shipped_int8():
+    """A runner for the shipped INT8 model, if present and made from the shipped bundle's
+    exact bytes (its metadata records their hash); otherwise None."""
     if not (SHIPPED_INT8.exists() and SHIPPED_MODEL.exists()):
         return None
-    import onnx
+    from brainseg.inference.onnx_export import OnnxRunner
 
-    meta = {
-        p.key: p.value
-        for p in onnx.load(str(SHIPPED_INT8), load_external_data=False).metadata_props
-    }
-    return SHIPPED_INT8 if meta.get("brainseg_source_sha1") == file_digest(SHIPPED_MODEL) else None
+    runner = OnnxRunner(SHIPPED_INT8)
+    return runner if runner.source_sha1 == file_digest(SHIPPED_MODEL) else None
 
 
 def _load_torch_file(path: Path, weights_only: bool) -> dict[str, Any]:
@@ -124,18 +122,15 @@ class Predictor:
     ):
         path = Path(model) if model is not None else None
         self.engine = engine
-        if engine == "auto":
-            self.engine = "onnx"
-            if path is None:
-                path = shipped_int8()
-        if path is not None and path.suffix == ".onnx":
+        runner = shipped_int8() if engine == "auto" and path is None else None
+        if engine == "auto" or (path is not None and path.suffix == ".onnx"):
             self.engine = "onnx"
         if self.engine == "onnx":
             from brainseg.inference.onnx_export import OnnxRunner
 
-            if path is None or path.suffix != ".onnx":
+            if runner is None and (path is None or path.suffix != ".onnx"):
                 path = cached_onnx(path)
-            self.runner = OnnxRunner(path)
+            self.runner = runner or OnnxRunner(path)
             self.config, self.meta = self.runner.config, self.runner.meta
             if self.runner.quantized:
                 self.engine = "onnx-int8"
