@@ -103,6 +103,15 @@ def cached_onnx(model: Path | None) -> Path:
     return target
 
 
+def model_input(slices: np.ndarray, scales: np.ndarray, resolution: int | None) -> np.ndarray:
+    """uint8 RGB slices (N, H, W, 3) -> the model's float32 input (N, 3, R, R): area-resized
+    to ``resolution`` (if set) and scaled per channel by the volume's ``scales`` (3,)."""
+    x = slices.transpose(0, 3, 1, 2).astype(np.float32)
+    if resolution:
+        x = resize(x, (resolution, resolution), "area")
+    return np.ascontiguousarray(x * scales[None, :, None, None], np.float32)
+
+
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(logits, -60, 60)))
 
@@ -168,14 +177,12 @@ class Predictor:
         """Probabilities (S, H, W) float32 for a volume of uint8 RGB slices (S, H, W, 3)."""
         if images.ndim != 4 or images.shape[-1] != 3:
             raise BrainsegError(f"expected slices (S, H, W, 3), got {images.shape}")
-        scales = channel_scales(images, self.normalization)[None, :, None, None]
+        scales = channel_scales(images, self.normalization)
         size = tuple(images.shape[1:3])
-        res = (self.resolution,) * 2 if self.resolution else size
         probs = np.empty(images.shape[:3], np.float32)
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
-            x = resize(chunk.transpose(0, 3, 1, 2).astype(np.float32), res, "area") * scales
-            x = np.ascontiguousarray(x, np.float32)
+            x = model_input(chunk, scales, self.resolution)
             prob = _sigmoid(self._logits(x))
             if self.tta:
                 flipped = self._logits(np.ascontiguousarray(x[..., ::-1]))

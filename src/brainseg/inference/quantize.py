@@ -32,7 +32,7 @@ def calibration_batches(
     from brainseg.data.discovery import discover
     from brainseg.data.normalization import channel_scales
     from brainseg.data.volumes import load_clean_volumes
-    from brainseg.inference.resize import resize
+    from brainseg.inference.predictor import model_input
 
     names = sorted(p.name for p in discover(data)[0])
     if candidates is not None:
@@ -40,14 +40,11 @@ def calibration_batches(
     if not names:
         raise BrainsegError(f"{data}: no patients to calibrate on")
     chosen = np.random.default_rng(seed).permutation(names)[:patients].tolist()
-    res = config["data"].get("resolution")
     batches = []
     for volume in load_clean_volumes(data, patients=chosen):
         images = volume.images[np.linspace(0, len(volume.images) - 1, per_patient).astype(int)]
         scales = channel_scales(volume.images, config["data"]["normalization"])
-        x = images.transpose(0, 3, 1, 2).astype(np.float32)
-        x = resize(x, (res, res), "area") if res else x
-        batches.append(np.ascontiguousarray(x * scales[None, :, None, None], np.float32))
+        batches.append(model_input(images, scales, config["data"].get("resolution")))
     return batches
 
 
