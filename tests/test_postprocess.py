@@ -36,6 +36,22 @@ def test_lcc2d_and_small():
     assert apply_postprocess(mask, "small:5").sum() == 16
 
 
+def test_rel_drops_components_under_a_share_of_the_largest():
+    mask = np.zeros((1, 20, 20), bool)
+    mask[0, 0:10, 0:10] = True  # 100 voxels: the largest
+    mask[0, 12:17, 12:17] = True  # 25 voxels: 25% of the largest
+    mask[0, 0:3, 15:18] = True  # 9 voxels: 9%
+    assert apply_postprocess(mask, "rel").sum() == 125  # default 10%
+    assert apply_postprocess(mask, "rel:25").sum() == 125  # the bound is kept
+    assert apply_postprocess(mask, "rel:26").sum() == 100
+    assert apply_postprocess(mask, "small:10+rel:25").sum() == 125
+    lone = np.zeros((1, 5, 5), bool)
+    lone[0, 2, 2] = True  # one component, however small, is its own largest
+    assert (
+        apply_postprocess(lone, "rel:25").sum() == 1 and apply_postprocess(lone, "small").sum() == 0
+    )
+
+
 def test_unknown_step_is_an_error():
     with pytest.raises(BrainsegError):
         apply_postprocess(np.zeros((1, 2, 2), bool), "erode")

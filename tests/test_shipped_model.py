@@ -42,4 +42,5 @@ def test_shipped_int8_model_matches_the_bundle_and_is_the_default_engine():
 
     assert shipped_int8() is not None, "re-export weights/brainseg_lgg.int8.onnx (make retrain-lgg)"
     predictor = Predictor(engine="auto")
-    assert predictor.engine == "onnx-int8" and predictor.describe()["version"] == "1.1"
+    version = load_model_file(None)[2]["version"]
+    assert predictor.engine == "onnx-int8" and predictor.describe()["version"] == version

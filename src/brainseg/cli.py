@@ -56,6 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="split unit; 'slice' leaks patients and is for comparison only",
     )
     p.add_argument("--folds", type=int, help="also write K patient-disjoint CV folds")
+    p.add_argument(
+        "--final-fit",
+        action="store_true",
+        help="train on train+val (val kept for monitoring only), to refit a chosen recipe",
+    )
 
     p = add(
         "synth", commands.cmd_synth, "Write a deterministic synthetic dataset in the LGG layout."

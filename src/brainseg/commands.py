@@ -33,19 +33,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 def cmd_split(args: argparse.Namespace) -> int:
     from brainseg.data.discovery import discover
-    from brainseg.data.splits import SLICE_SPLIT_WARNING, make_split, save_split
+    from brainseg.data.splits import SLICE_SPLIT_WARNING, final_fit_split, make_split, save_split
 
     patients, problems = discover(args.data)
     if problems:
         raise DataProblemsError(problems)
     stems = {p.name: [s.stem for s in p.slices if s.image and s.mask] for p in patients}
     split = make_split(stems, args.seed, args.test, args.val, args.by, args.folds)
+    if args.final_fit:
+        split = final_fit_split(split)
     if args.by == "slice":
         print(SLICE_SPLIT_WARNING, file=sys.stderr)
     save_split(split, args.out)
     print(
         f"{args.out}: train {len(split['train'])}, val {len(split['val'])}, "
-        f"test {len(split['test'])} {args.by}s" + (f", {args.folds} folds" if args.folds else "")
+        f"test {len(split['test'])} {args.by}s"
+        + (f", {args.folds} folds" if args.folds and not args.final_fit else "")
+        + (" (final fit: val is trained on)" if args.final_fit else "")
     )
     return 0
 

@@ -5,6 +5,9 @@
 - ``lcc``: keep the largest 3D connected component of the patient's volume (Buda et al.).
 - ``lcc2d``: keep the largest connected component in each slice.
 - ``small`` or ``small:N``: remove 3D components smaller than N voxels (default 100).
+- ``rel`` or ``rel:P``: remove 3D components smaller than P% of the largest one (default 10).
+  Unlike ``lcc`` it keeps a true lesion when a false positive is larger, and keeps
+  multifocal lesions.
 - ``none``: nothing.
 Steps run left to right. Whether each helps is measured on validation patients
 (``brainseg evaluate``), and the default is the winner there, never on test.
@@ -20,8 +23,8 @@ from brainseg.errors import BrainsegError
 ELLIPSE_5X5 = np.array(
     [[0, 0, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [1, 1, 1, 1, 1], [0, 0, 1, 0, 0]], bool
 )
-STEPS = ("none", "close", "lcc", "lcc2d", "small")
-ABLATION = ("none", "close", "lcc", "close+lcc", "lcc2d", "small")
+STEPS = ("none", "close", "lcc", "lcc2d", "small", "rel")
+ABLATION = ("none", "close", "lcc", "close+lcc", "lcc2d", "small", "rel:10", "rel:25")
 
 
 def close_slices(masks: np.ndarray) -> np.ndarray:
@@ -53,6 +56,18 @@ def remove_small(masks: np.ndarray, min_voxels: int) -> np.ndarray:
     return keep[labels]
 
 
+def remove_relatively_small(masks: np.ndarray, percent: int) -> np.ndarray:
+    """Drop 3D components under ``percent``% of the largest component's size."""
+    labels, n = ndimage.label(masks, structure=np.ones((3,) * masks.ndim))
+    if n <= 1:
+        return masks.astype(bool)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    keep = sizes * 100 >= sizes.max() * percent
+    keep[0] = False
+    return keep[labels]
+
+
 def parse_spec(spec: str) -> list[tuple[str, int | None]]:
     steps = []
     for part in (spec or "none").split("+"):
@@ -78,4 +93,6 @@ def apply_postprocess(masks: np.ndarray, spec: str) -> np.ndarray:
             out = largest_component(out, per_slice=True)
         elif name == "small":
             out = remove_small(out, arg or 100)
+        elif name == "rel":
+            out = remove_relatively_small(out, 10 if arg is None else arg)
     return out

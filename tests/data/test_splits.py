@@ -3,7 +3,7 @@ import json
 import pytest
 
 from brainseg.cli import main
-from brainseg.data.splits import make_split, split_to_json
+from brainseg.data.splits import final_fit_split, make_split, split_to_json
 from brainseg.errors import BrainsegError
 
 PATIENTS = {f"P{i:02d}": [f"P{i:02d}_{k}" for k in range(1, 6)] for i in range(30)}
@@ -33,6 +33,17 @@ def test_folds_are_patient_disjoint_and_cover_the_non_test_patients():
         assert not set(fold["train"]) & set(fold["val"])
 
 
+def test_final_fit_trains_on_train_and_val_and_keeps_the_test_patients_out():
+    split = make_split(PATIENTS, seed=3, folds=3)
+    refit = final_fit_split(split)
+    assert refit["train"] == sorted(split["train"] + split["val"])
+    assert refit["val"] == split["val"] and refit["test"] == split["test"]
+    assert refit["final_fit"] is True and "folds" not in refit
+    assert not set(refit["train"]) & set(refit["test"])
+    with pytest.raises(BrainsegError, match="needs --by patient"):
+        final_fit_split(make_split(PATIENTS, seed=0, by="slice"))
+
+
 def test_slice_split_holds_slice_ids():
     split = make_split(PATIENTS, seed=0, by="slice")
     assert split["by"] == "slice" and "/" in split["test"][0]
@@ -52,3 +63,12 @@ def test_cli_split_byte_identical_and_slice_warning(synth_root, tmp_path, capsys
     assert json.loads(a.read_text())["by"] == "patient"
     assert main(["split", str(synth_root), "--out", str(a), "--by", "slice"]) == 0
     assert "slice-level split" in capsys.readouterr().err
+
+
+def test_cli_final_fit_split_has_the_same_test_patients(synth_root, tmp_path, capsys):
+    plain, refit = tmp_path / "plain.json", tmp_path / "refit.json"
+    assert main(["split", str(synth_root), "--out", str(plain), "--seed", "5"]) == 0
+    assert main(["split", str(synth_root), "--out", str(refit), "--seed", "5", "--final-fit"]) == 0
+    a, b = json.loads(plain.read_text()), json.loads(refit.read_text())
+    assert b["test"] == a["test"] and b["train"] == sorted(a["train"] + a["val"])
+    assert "final fit" in capsys.readouterr().out

@@ -85,6 +85,21 @@ def make_split(
     return split
 
 
+def final_fit_split(split: dict[str, Any]) -> dict[str, Any]:
+    """The split for refitting a recipe, once chosen on validation, on every non-test patient.
+
+    ``train`` becomes train + val; ``val`` keeps the validation patients for monitoring only
+    (they are trained on, so their scores are not held out, and a run should keep its last
+    checkpoint, not its "best"). ``test`` is unchanged, so it stays held out.
+    """
+    if split.get("by") != "patient":
+        raise BrainsegError("split: --final-fit needs --by patient")
+    refit = {k: v for k, v in split.items() if k != "folds"}
+    refit["train"] = sorted(split["train"] + split["val"])
+    refit["final_fit"] = True
+    return refit
+
+
 def split_to_json(split: dict[str, Any]) -> str:
     return json.dumps(split, indent=2) + "\n"
 

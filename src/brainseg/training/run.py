@@ -103,6 +103,12 @@ def train(
         split = make_split(stems, config["seed"], s["test"], s["val"], s["by"])
     if not split["val"]:
         raise BrainsegError("the split has no validation items; training needs some")
+    if split.get("final_fit") and _is_rank_zero():
+        print(
+            "note: final-fit split: the validation patients are trained on, so their scores "
+            "are not held out; use last.ckpt, not best.ckpt",
+            file=sys.stderr,
+        )
     init = config["train"].get("init_weights")
     init_state = _init_state(init, config["model"]) if init and not resume else None
     if _is_rank_zero():
