@@ -76,3 +76,24 @@ def test_combining_different_architectures_is_one_clear_error(two_bundles, tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "wide.pt" in err[0] and "Traceback" not in err[0]
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_batchnorm_statistics_beyond_fp16_range_survive_the_bundle(tmp_path):
+    """fp16 storage would turn a running variance of 1e5 into inf (seen in a bf16 CPU run)."""
+    torch.manual_seed(0)
+    config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 4, "depth": 2}})
+    model = create_model(config["model"]).eval()
+    state = model.state_dict()
+    var_key = next(k for k in state if k.endswith("running_var"))
+    state[var_key].fill_(1e5)
+    state[var_key.replace("running_var", "running_mean")].fill_(300.0)
+    model.load_state_dict(state)
+    path = save_bundle(config, state, {"name": "big-var", "version": "test"}, tmp_path / "m.pt")
+    stored = load_model_file(path)[1]
+    assert stored[var_key].dtype == torch.float32 and float(stored[var_key].max()) == 1e5
+    assert any(v.dtype == torch.float16 and v.dim() == 4 for v in stored.values())
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        expected = model(x)
+    got = _logits(path, x)
+    assert torch.isfinite(got).all() and torch.allclose(got, expected, atol=2e-2)

@@ -17,14 +17,27 @@ from brainseg.inference.predictor import SHIPPED_MODEL, load_model_file
 def save_bundle(
     config: dict[str, Any], state_dict: dict[str, Any], meta: dict[str, Any], out: str | Path
 ) -> Path:
-    """Write a bundle with fp16 floating-point weights (integer buffers kept as they are)."""
+    """Write a bundle with fp16 floating-point weights (integer buffers kept as they are).
+
+    Batch-norm statistics and any tensor outside fp16's range stay fp32: a running variance
+    above 65504 would become inf and silently wreck the model.
+    """
     import torch
 
-    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in state_dict.items()}
+    weights = {k: _storage_dtype(k, v) for k, v in state_dict.items()}
     buffer = io.BytesIO()
     torch.save({"config": config, "state_dict": weights, "meta": meta}, buffer)
     write_bytes(out, buffer.getvalue())
     return Path(out)
+
+
+def _storage_dtype(name: str, tensor: Any) -> Any:
+    import torch
+
+    if not tensor.is_floating_point() or name.endswith(("running_mean", "running_var")):
+        return tensor
+    half = tensor.half()
+    return half if bool(torch.isfinite(half).all()) else tensor.float()
 
 
 COMBINE_MODES = ("ensemble", "average")
