@@ -34,10 +34,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 # Retrain the shipped model (MODEL_CARD.md): four cosine cycles chained by --init-weights
-# (about 45 min on 2 CPU cores with AVX-512 bf16), on the final-fit split (train + val of
-# splits/lgg_seed42.json; the test patients stay out), then bundle the last checkpoint and
-# its INT8 export as package data. With more patients, first write a new final-fit split:
-#   brainseg split DATA --out splits/NEW.json --seed 42 --final-fit
+# (70 min on 2 CPU cores with AVX-512 bf16; about 4 h in fp32 without it) on the final-fit
+# split (train + val of splits/lgg_seed42.json; the test patients stay out), then bundle the
+# last checkpoint and its INT8 export as package data. With more patients, first write a
+# new final-fit split:  brainseg split DATA --out splits/NEW.json --seed 42 --final-fit
 DATA ?= ../shared/data/lgg/kaggle_3m
 SPLIT ?= splits/lgg_seed42_final.json
 RUNS ?= runs

@@ -36,36 +36,37 @@ def close_slices(masks: np.ndarray) -> np.ndarray:
     return closed[:, pad:-pad, pad:-pad]
 
 
+def _components(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Connected components (full connectivity) and their sizes; the background's size is 0."""
+    labels, _ = ndimage.label(masks, structure=np.ones((3,) * masks.ndim))
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels, sizes
+
+
+def _keep_components(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    keep[0] = False
+    return keep[labels]
+
+
 def largest_component(masks: np.ndarray, per_slice: bool = False) -> np.ndarray:
     if per_slice:
         return np.stack([largest_component(m[None])[0] for m in masks]) if len(masks) else masks
-    labels, n = ndimage.label(masks, structure=np.ones((3,) * masks.ndim))
-    if n <= 1:
+    labels, sizes = _components(masks)
+    if len(sizes) <= 2:  # at most one component
         return masks.astype(bool)
-    sizes = np.bincount(labels.ravel())[1:]
-    return labels == (int(np.argmax(sizes)) + 1)
+    return labels == int(np.argmax(sizes))
 
 
 def remove_small(masks: np.ndarray, min_voxels: int) -> np.ndarray:
-    labels, n = ndimage.label(masks, structure=np.ones((3,) * masks.ndim))
-    if n == 0:
-        return masks.astype(bool)
-    sizes = np.bincount(labels.ravel())
-    keep = sizes >= min_voxels
-    keep[0] = False
-    return keep[labels]
+    labels, sizes = _components(masks)
+    return _keep_components(labels, sizes >= min_voxels)
 
 
 def remove_relatively_small(masks: np.ndarray, percent: int) -> np.ndarray:
     """Drop 3D components under ``percent``% of the largest component's size."""
-    labels, n = ndimage.label(masks, structure=np.ones((3,) * masks.ndim))
-    if n <= 1:
-        return masks.astype(bool)
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    keep = sizes * 100 >= sizes.max() * percent
-    keep[0] = False
-    return keep[labels]
+    labels, sizes = _components(masks)
+    return _keep_components(labels, sizes * 100 >= sizes.max() * percent)
 
 
 def parse_spec(spec: str) -> list[tuple[str, int | None]]:

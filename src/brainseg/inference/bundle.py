@@ -24,14 +24,15 @@ def save_bundle(
     """
     import torch
 
-    weights = {k: _storage_dtype(k, v) for k, v in state_dict.items()}
+    weights = {k: _stored(k, v) for k, v in state_dict.items()}
     buffer = io.BytesIO()
     torch.save({"config": config, "state_dict": weights, "meta": meta}, buffer)
     write_bytes(out, buffer.getvalue())
     return Path(out)
 
 
-def _storage_dtype(name: str, tensor: Any) -> Any:
+def _stored(name: str, tensor: Any) -> Any:
+    """The tensor as the bundle stores it: fp16 where that is finite, else fp32."""
     import torch
 
     if not tensor.is_floating_point() or name.endswith(("running_mean", "running_var")):
