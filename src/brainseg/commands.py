@@ -48,8 +48,8 @@ def cmd_split(args: argparse.Namespace) -> int:
     print(
         f"{args.out}: train {len(split['train'])}, val {len(split['val'])}, "
         f"test {len(split['test'])} {args.by}s"
-        + (f", {args.folds} folds" if args.folds and not args.final_fit else "")
-        + (" (final fit: val is trained on)" if args.final_fit else "")
+        + (f", {len(split['folds'])} folds" if "folds" in split else "")
+        + (" (final fit: val is trained on)" if split.get("final_fit") else "")
     )
     return 0
 
