@@ -20,12 +20,8 @@ import sys, time
 from pathlib import Path
 import numpy as np, torch
 from PIL import Image
-from brainseg.inference.predictor import load_model_file
-from brainseg.models import create_model
-config, state, _ = load_model_file(sys.argv[1] if sys.argv[1] != "-" else None)
-model = create_model(config["model"])
-model.load_state_dict({k: v.float() for k, v in state.items()})
-model.eval()
+from brainseg.models.files import load_network
+model, _, _ = load_network(sys.argv[1] if sys.argv[1] != "-" else None)
 out = Path(sys.argv[2])
 for folder in sys.argv[3:]:
     for path in sorted(Path(folder).glob("*.tif")):

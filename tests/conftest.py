@@ -63,8 +63,8 @@ def tiny_bundle(tmp_path_factory) -> Path:
     import torch
 
     from brainseg.config import load_config
-    from brainseg.inference.bundle import save_bundle
     from brainseg.models import create_model
+    from brainseg.models.files import save_bundle
 
     torch.manual_seed(0)
     config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 4, "depth": 2}})

@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from brainseg.cli import main
-from brainseg.inference.predictor import SHIPPED_MODEL, Predictor, load_model_file
+from brainseg.inference.predictor import Predictor
+from brainseg.models.files import SHIPPED_MODEL, load_model_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def test_predict_without_model_uses_the_shipped_one(synth_root, tmp_path, capsys
 
 
 def test_shipped_int8_model_matches_the_bundle_and_is_the_default_engine():
-    from brainseg.inference.predictor import shipped_int8
+    from brainseg.models.onnx import shipped_int8
 
     assert shipped_int8() is not None, "re-export weights/brainseg_lgg.int8.onnx (make retrain-lgg)"
     predictor = Predictor(engine="auto")

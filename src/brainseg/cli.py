@@ -6,6 +6,7 @@ subcommands' handlers are in ``brainseg.commands`` and import heavy modules only
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -19,12 +20,31 @@ from brainseg import __version__, commands
 from brainseg.errors import BrainsegError, DataProblemsError
 
 
+def _inference_options(p: argparse.ArgumentParser) -> None:
+    """The options predict, evaluate and serve share, with the same defaults: the engine,
+    and the model file's own threshold, post-processing and TTA unless overridden."""
+    from brainseg.inference.predictor import DEFAULT_ENGINE, ENGINE_HELP, ENGINES
+
+    p.add_argument("--engine", choices=ENGINES, default=DEFAULT_ENGINE, help=ENGINE_HELP)
+    p.add_argument(
+        "--postprocess",
+        help="none, close, lcc, lcc2d, small[:N], rel[:P] or a+b (default: the model's)",
+    )
+    p.add_argument("--tta", action="store_true", default=None, help="horizontal-flip TTA")
+    p.add_argument("--threshold", type=float, help="probability threshold (default: the model's)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainseg",
         description="Segment lower-grade glioma FLAIR abnormalities in brain MRI with a U-Net.",
     )
     parser.add_argument("--version", action="version", version=f"brainseg {__version__}")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log details, and the traceback of any internal error (or BRAINSEG_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def add(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
@@ -106,11 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["train", "val", "test", "all"],
         help="subset of --split to score (default test)",
     )
-    p.add_argument(
-        "--postprocess", help="none, close, lcc, lcc2d, small[:N] or a+b (default: the model's)"
-    )
-    p.add_argument("--tta", action="store_true", default=None, help="horizontal-flip TTA")
-    p.add_argument("--threshold", type=float, help="probability threshold (default: the model's)")
+    _inference_options(p)
     p.add_argument("--no-ablation", action="store_true", help="skip the post-processing study")
     p.add_argument("--seed", type=int, default=0, help="seed for the report's random slices")
     p.add_argument("--out", required=True, help="folder for metrics.json, CSVs and report.html")
@@ -121,16 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder or .nii/.nii.gz")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
-    p.add_argument(
-        "--engine",
-        choices=["auto", "onnx", "torch"],
-        default="auto",
-        help="auto (default: the shipped model's INT8 ONNX file, else onnx), onnx (fp32; a "
-        ".pt/.ckpt model is exported once to ~/.cache/brainseg) or torch (for --device cuda)",
-    )
-    p.add_argument("--tta", action="store_true", default=None, help="horizontal-flip TTA")
-    p.add_argument("--postprocess", help="post-processing spec (default: the model's)")
-    p.add_argument("--threshold", type=float, help="probability threshold (default: model's)")
+    _inference_options(p)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png")
@@ -181,14 +188,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
+    _inference_options(p)
     p.add_argument("--workers", type=int, default=1, help="inference threads (default 1)")
     p.add_argument("--max-upload-mb", type=float, default=64.0)
     return parser
 
 
+INTERNAL_ERROR = "internal error in brainseg; please report it with the traceback"
+
+
+class _TracebackFilter(logging.Filter):
+    """Records that carry a traceback (our own defects) pass only with --verbose; the code
+    that logged them has already printed its one-line message."""
+
+    verbose = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.verbose or not record.exc_info
+
+
+_FILTER = _TracebackFilter()
+
+
+def _setup_logging(verbose: bool) -> None:
+    """brainseg's log goes to stderr: warnings always; details and tracebacks of internal
+    errors with --verbose (or BRAINSEG_DEBUG=1)."""
+    logger = logging.getLogger("brainseg")
+    if not any(_FILTER in h.filters for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(_FILTER)
+        logger.addHandler(handler)
+        logger.propagate = False
+    _FILTER.verbose = verbose
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    verbose = args.verbose or bool(os.environ.get("BRAINSEG_DEBUG"))
+    _setup_logging(verbose)
     try:
         return int(args.handler(args) or 0)
     except DataProblemsError as exc:
@@ -202,14 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"brainseg {args.command}: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # last resort: one line, traceback only on request
-        if os.environ.get("BRAINSEG_DEBUG"):
-            raise
-        print(
-            f"brainseg {args.command}: internal error: {type(exc).__name__}: {exc} "
-            "(set BRAINSEG_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
+    except Exception as exc:  # a defect in brainseg, not bad input: say so, log the traceback
+        hint = "" if verbose else " (run with --verbose for the traceback)"
+        print(f"brainseg {args.command}: {INTERNAL_ERROR}{hint}", file=sys.stderr)
+        logging.getLogger("brainseg").error("%s: %s", type(exc).__name__, exc, exc_info=True)
         return 1
 
 

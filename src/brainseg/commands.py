@@ -110,6 +110,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         not args.no_ablation,
         seed=args.seed,
         threshold=args.threshold,
+        engine=args.engine,
     )
     print(
         f"{args.out}: {metrics['patients']} patients, Dice per patient mean "
@@ -139,7 +140,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from brainseg.inference.onnx_export import export_onnx
+    from brainseg.models.onnx import export_onnx
 
     if not args.int8:
         path = export_onnx(args.model, args.onnx)
@@ -162,14 +163,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from brainseg.inference.bundle import describe_shipped
+    from brainseg.models.bundle import describe_shipped
 
     print(describe_shipped())
     return 0
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from brainseg.inference.bundle import bundle_from_checkpoint
+    from brainseg.models.bundle import bundle_from_checkpoint
 
     inference = _given(postprocess=args.postprocess, tta=args.tta or None, threshold=args.threshold)
     meta = {k: v for k, v in {"name": args.name, "version": args.model_version}.items() if v}
@@ -183,5 +184,15 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from brainseg.service.server import serve
 
-    serve(args.host, args.port, args.model, args.workers, args.max_upload_mb)
+    serve(
+        args.host,
+        args.port,
+        args.model,
+        args.workers,
+        args.max_upload_mb,
+        engine=args.engine,
+        threshold=args.threshold,
+        postprocess=args.postprocess,
+        tta=args.tta,
+    )
     return 0

@@ -1,113 +1,200 @@
 """One YAML config holds every hyperparameter; command-line flags override it.
 
-The resolved config is saved beside each run (``RUN/config.yaml``) so it can be repeated.
+The config is typed: every value is checked (pydantic), so an unknown key, an unknown
+choice (``lr_decay: cosin``) or a wrong type gives one clear line naming the key instead of
+silently meaning something else. A recipe file may start with ``extends: base.yaml`` (a path
+relative to it) and set only what differs. The resolved, validated config is saved beside
+each run (``RUN/config.yaml``) so it can be repeated.
 """
 
 from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_text
 
-DEFAULT_CONFIG: dict[str, Any] = {
-    "seed": 42,
-    "data": {
-        # "scale255" is the seed's /255; "volume" divides each channel by its per-volume
-        # 99th percentile inside the brain, which copes with dark volumes.
-        "normalization": "volume",
-        # Side length the model sees; predictions are resized back to the input size. 128 is
-        # chosen by measured time-to-Dice on 2 CPU cores (docs/performance.md).
-        "resolution": 128,
-        # Probability that a training draw is a tumour-bearing slice (null: natural rate).
-        "oversample_tumor": 0.5,
-        "cache_dir": None,
-    },
-    # members > 1: an ensemble of U-Nets averaging logits (made by 'brainseg bundle' from
-    # several checkpoints).
-    "model": {"features": 16, "depth": 4, "dropout": 0.1, "in_channels": 3, "members": 1},
-    "loss": {"name": "dice_bce", "smooth": 1.0},
-    "train": {
-        "epochs": 30,
-        "batch_size": 16,
-        "lr": 1.0e-3,
-        "lr_decay": "cosine",  # none | cosine | step
-        "lr_step_epochs": 10,
-        "lr_gamma": 0.5,
-        "weight_decay": 0.0,
-        "precision": "auto",  # auto | 32 | bf16-mixed | 16-mixed
-        "channels_last": True,
-        # torch.compile the training forward (true | false | "auto": only for runs of at least
-        # 10,000 images with a C++ compiler present). Off by default: on 2 CPU cores the
-        # compiled step alone is 1.3x faster, but whole training runs measured 16.7 img/s
-        # compiled against 17.8 eager (docs/performance.md), so it does not pay for itself.
-        "compile": False,
-        "num_workers": 0,
-        "accelerator": "auto",
-        "devices": 1,
-        "strategy": "auto",
-        "max_train_batches": None,  # cap per epoch (quick runs and tests)
-        # Start from these weights (.pt bundle or .ckpt) instead of a random init: a second
-        # cosine cycle on top of an earlier run. Optimizer state starts fresh.
-        "init_weights": None,
-    },
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Section):
+    # "scale255" is the seed's /255; "volume" divides each channel by its per-volume 99th
+    # percentile inside the brain, which copes with dark volumes.
+    normalization: Literal["scale255", "volume"] = "volume"
+    # Side length the model sees; predictions are resized back to the input size. 128 is
+    # chosen by measured time-to-Dice on 2 CPU cores (docs/performance.md).
+    resolution: int | None = Field(128, ge=16)
+    # Probability that a training draw is a tumour-bearing slice (null: natural rate).
+    oversample_tumor: float | None = Field(0.5, ge=0.0, le=1.0)
+    cache_dir: str | None = None
+
+
+class ModelConfig(_Section):
+    arch: str = "unet"  # a name in brainseg.models.registry.ARCHITECTURES
+    features: int = Field(16, ge=1)
+    depth: int = Field(4, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    in_channels: int = Field(3, ge=1)
+    # members > 1: an ensemble averaging logits (made by 'brainseg bundle' from checkpoints)
+    members: int = Field(1, ge=1)
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, value: str) -> str:
+        from brainseg.models.registry import ARCHITECTURES
+
+        if value not in ARCHITECTURES:
+            raise ValueError(f"must be one of {', '.join(sorted(ARCHITECTURES))}")
+        return value
+
+
+class LossConfig(_Section):
+    name: Literal["dice", "dice_bce", "bce"] = "dice_bce"
+    smooth: float = Field(1.0, ge=0.0)
+
+
+class TrainConfig(_Section):
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(1.0e-3, ge=0.0)
+    lr_decay: Literal["none", "cosine", "step"] = "cosine"
+    lr_step_epochs: int = Field(10, ge=1)
+    lr_gamma: float = Field(0.5, gt=0.0)
+    weight_decay: float = Field(0.0, ge=0.0)
+    precision: Literal[
+        "auto", "32", "32-true", "64", "64-true", "bf16-mixed", "bf16-true", "16-mixed"
+    ] = "auto"
+    channels_last: bool = True
+    # torch.compile the training forward (true | false | "auto": only for runs of at least
+    # 10,000 images with a C++ compiler present). Off by default: on 2 CPU cores whole
+    # training runs measured 16.7 img/s compiled against 17.8 eager (docs/performance.md).
+    compile: bool | Literal["auto"] = False
+    num_workers: int = Field(0, ge=0)
+    accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
+    devices: int = Field(1, ge=1)
+    strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
+    max_train_batches: int | None = Field(None, ge=1)  # cap per epoch (quick runs and tests)
+    # Start from these weights (.pt bundle or .ckpt) instead of a random init: a further
+    # cosine cycle on top of an earlier run. Optimizer state starts fresh.
+    init_weights: str | None = None
+
+
+class AugmentConfig(_Section):
     # The seed's ImageDataGenerator settings (Keras semantics: rotation and shear in degrees,
-    # shifts as fractions, zoom as [1 - z, 1 + z]). The shipped recipe (configs/lgg.yaml)
-    # uses stronger geometry and the intensity jitter below, which the seed did not have.
-    "augment": {
-        "enabled": True,
-        "rotation_range": 0.2,
-        "width_shift_range": 0.05,
-        "height_shift_range": 0.05,
-        "shear_range": 0.05,
-        "zoom_range": 0.05,
-        "horizontal_flip": True,
-        "fill_mode": "nearest",
-        "intensity_scale": 0.0,  # per-channel gain jitter, +-fraction
-        "gamma_range": 0.0,  # gamma jitter, +-fraction
-    },
-    "split": {"test": 0.1, "val": 0.2, "by": "patient"},
-    "inference": {"threshold": 0.5, "tta": False, "postprocess": "none"},
-}
+    # shifts as fractions, zoom as [1 - z, 1 + z]), plus intensity jitter.
+    enabled: bool = True
+    rotation_range: float = Field(0.2, ge=0.0)
+    width_shift_range: float = Field(0.05, ge=0.0)
+    height_shift_range: float = Field(0.05, ge=0.0)
+    shear_range: float = Field(0.05, ge=0.0)
+    zoom_range: float = Field(0.05, ge=0.0, lt=1.0)
+    horizontal_flip: bool = True
+    fill_mode: Literal["nearest", "constant", "reflect"] = "nearest"
+    intensity_scale: float = Field(0.0, ge=0.0, lt=1.0)  # per-channel gain jitter, +-fraction
+    gamma_range: float = Field(0.0, ge=0.0, lt=1.0)  # gamma jitter, +-fraction
 
 
-def deep_merge(base: dict[str, Any], update: dict[str, Any], where: str = "") -> dict[str, Any]:
-    """Merge ``update`` into a copy of ``base``; unknown keys are an error, not a silent typo."""
+class SplitConfig(_Section):
+    test: float = Field(0.1, ge=0.0, lt=1.0)
+    val: float = Field(0.2, ge=0.0, lt=1.0)
+    by: Literal["patient", "slice"] = "patient"
+
+
+class InferenceConfig(_Section):
+    threshold: float = Field(0.5, gt=0.0, le=1.0)
+    tta: bool = False
+    postprocess: str = "none"
+
+    @field_validator("postprocess")
+    @classmethod
+    def _known_steps(cls, value: str) -> str:
+        from brainseg.postprocess import parse_spec
+
+        try:
+            parse_spec(value)
+        except BrainsegError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
+class Config(_Section):
+    seed: int = 42
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    train: TrainConfig = TrainConfig()
+    augment: AugmentConfig = AugmentConfig()
+    split: SplitConfig = SplitConfig()
+    inference: InferenceConfig = InferenceConfig()
+
+
+DEFAULT_CONFIG: dict[str, Any] = Config().model_dump()
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` merged into a copy of ``base``, nested mappings key by key."""
     merged = copy.deepcopy(base)
     for key, value in update.items():
-        name = f"{where}{key}"
-        if key not in merged:
-            raise BrainsegError(f"config: unknown key '{name}'")
-        if isinstance(merged[key], dict):
-            if not isinstance(value, dict):
-                raise BrainsegError(f"config: '{name}' must be a mapping")
-            merged[key] = deep_merge(merged[key], value, f"{name}.")
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = deep_merge(merged[key], value)
         else:
-            merged[key] = value
+            merged[key] = copy.deepcopy(value)
     return merged
 
 
+def validate_config(raw: dict[str, Any], where: str = "config") -> dict[str, Any]:
+    """The full config (defaults filled in) as a plain dict; every problem is one line
+    ``where: key: what is wrong``, raised together as one ``BrainsegError``."""
+    try:
+        return Config.model_validate(raw).model_dump()
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            elif "input" in error and not isinstance(error["input"], dict):
+                message += f" (got {error['input']!r})"
+            lines.append(f"{where}: {key}: {message}")
+        raise BrainsegError("\n".join(lines)) from None
+
+
+def read_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML recipe as a raw mapping, with its ``extends:`` chain merged in."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise BrainsegError(f"{path}: 'extends' loops back to itself")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise BrainsegError(f"{path}: cannot read config ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise BrainsegError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(loaded, dict):
+        raise BrainsegError(f"{path}: config must be a YAML mapping")
+    base = loaded.pop("extends", None)
+    if base is None:
+        return loaded
+    if not isinstance(base, str):
+        raise BrainsegError(f"{path}: extends: must be a file path")
+    parent = read_config_file(path.parent / base, (*_seen, path.resolve()))
+    return deep_merge(parent, loaded)
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict:
-    """Defaults, then the YAML file, then the overrides (nested dicts)."""
-    config = copy.deepcopy(DEFAULT_CONFIG)
-    if path is not None:
-        path = Path(path)
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            raise BrainsegError(f"{path}: cannot read config ({exc.strerror})") from None
-        except yaml.YAMLError as exc:
-            raise BrainsegError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-        if not isinstance(loaded, dict):
-            raise BrainsegError(f"{path}: config must be a YAML mapping")
-        config = deep_merge(config, loaded)
+    """Defaults, then the YAML file (and what it extends), then the overrides, validated."""
+    raw = read_config_file(path) if path is not None else {}
     if overrides:
-        config = deep_merge(config, overrides)
-    return config
+        raw = deep_merge(raw, overrides)
+    return validate_config(raw, str(path) if path is not None else "config")
 
 
 def save_config(config: dict[str, Any], path: str | Path) -> None:

@@ -12,8 +12,9 @@ from PIL import Image
 
 from brainseg.cli import main
 from brainseg.data.volumes import load_volumes
-from brainseg.inference.nifti import load_nifti
 from brainseg.inference.predictor import Predictor
+from brainseg.io.readers import read_nifti
+from brainseg.preprocessing import assemble_channels
 
 
 def _rows(out):
@@ -72,7 +73,7 @@ def _write_nifti(volume, path, dtype=np.uint8, factor=1.0, four_d=True):
 def test_nifti_round_trip_matches_slices(synth_root, tiny_bundle, tmp_path):
     volume = load_volumes(synth_root)[0][0]
     affine = _write_nifti(volume, tmp_path / "vol.nii.gz")
-    slices, _ = load_nifti(tmp_path / "vol.nii.gz")
+    slices = assemble_channels(read_nifti(tmp_path / "vol.nii.gz"))
     assert np.array_equal(slices, volume.images)  # orientation: [i, j, k] = column, row, slice
     out = tmp_path / "out"
     assert (
@@ -105,9 +106,9 @@ def test_nifti_rescaling_and_flair_only(synth_root, tmp_path):
     volume = load_volumes(synth_root)[0][0]
     _write_nifti(volume, tmp_path / "scaled.nii", dtype=np.float32, factor=7.3)
     _write_nifti(volume, tmp_path / "flair.nii.gz", four_d=False)
-    scaled, _ = load_nifti(tmp_path / "scaled.nii")
+    scaled = assemble_channels(read_nifti(tmp_path / "scaled.nii"))
     assert scaled.dtype == np.uint8 and scaled.max() == 255
-    flair, _ = load_nifti(tmp_path / "flair.nii.gz")
+    flair = assemble_channels(read_nifti(tmp_path / "flair.nii.gz"))
     assert np.array_equal(flair[..., 0], flair[..., 2])
     assert np.array_equal(flair[..., 1], volume.images[..., 1])
 

@@ -12,7 +12,7 @@ def test_int8_export_predicts_like_fp32(synth_root, tiny_bundle, tmp_path):
     args = ["export", "--onnx", str(int8), "--model", str(tiny_bundle), "--int8"]
     assert main([*args, "--calibration", str(synth_root)]) == 0
     quantized = Predictor(int8)
-    assert quantized.engine == "onnx-int8" and quantized.resolution == 64
+    assert quantized.engine == "onnx-int8" and quantized.describe()["resolution"] == 64
     volume = load_clean_volumes(synth_root)[0]
     fp32 = Predictor(tiny_bundle, engine="onnx").predict_volume(volume.images)
     q = quantized.predict_volume(volume.images)

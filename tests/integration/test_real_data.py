@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from brainseg.cli import main
-from brainseg.inference.predictor import SHIPPED_MODEL
+from brainseg.models.files import SHIPPED_MODEL
 from tests.conftest import real_data_or_skip
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from brainseg.models import UNet, create_model
-from brainseg.models.unet import count_parameters
+from brainseg.models.registry import count_parameters
 
 
 @pytest.mark.parametrize("size", [32, 64, 96, 128])

@@ -127,9 +127,8 @@ def test_two_process_cpu_ddp(synth_root, tmp_path):
 
 def test_init_weights_starts_from_a_bundle(synth_root, tmp_path, tiny_bundle, capsys):
     from brainseg.config import load_config
-    from brainseg.inference.bundle import save_bundle
-    from brainseg.inference.predictor import load_model_file
     from brainseg.models import create_model
+    from brainseg.models.files import load_model_file, save_bundle
 
     # A bundle with this config's architecture; lr 0 leaves the weights where they start.
     config_path = _config(tmp_path, epochs=1, lr=0.0, max_train_batches=2)

@@ -1,28 +1,20 @@
-"""A torch Dataset over decoded volumes: uint8 in memory, normalised on the batch.
+"""A torch Dataset over decoded patients: uint8 in memory, normalised on the batch.
 
 Each item is a dict of ``image`` (3, R, R) uint8, ``mask`` (1, R, R) uint8, ``scale`` (3,)
 float32 and ``patient`` (index). Keeping uint8 makes the whole of ../shared about 400 MB and
-lets a single loader process keep up; augmentation runs on whole batches later.
+lets a single loader process keep up; augmentation runs on whole batches later. The slices
+go through ``brainseg.preprocessing``, the same code as prediction, so that training and
+inference feed the network the same tensor for the same slice.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from brainseg.data.normalization import channel_scales
-from brainseg.data.volumes import Volume
-
-
-def resize_uint8(images: torch.Tensor, masks: torch.Tensor, size: int):
-    """Resize (N, C, H, W) uint8 images (area) and masks (nearest, stays binary)."""
-    if images.shape[-1] == size and images.shape[-2] == size:
-        return images, masks
-    small = F.interpolate(images.float(), size=(size, size), mode="area")
-    small_masks = F.interpolate(masks.float(), size=(size, size), mode="area") >= 0.5
-    return small.round().clamp(0, 255).to(torch.uint8), small_masks.to(torch.uint8)
+from brainseg.data.volumes import Patient
+from brainseg.preprocessing import Preprocessor, resize_masks
 
 
 class SliceDataset(Dataset):
@@ -30,11 +22,12 @@ class SliceDataset(Dataset):
 
     def __init__(
         self,
-        volumes: list[Volume],
+        volumes: list[Patient],
         normalization: str = "volume",
         resolution: int | None = None,
         stems: set[str] | None = None,
     ):
+        pre = Preprocessor({"normalization": normalization, "resolution": resolution})
         images, masks, scales, patient_index = [], [], [], []
         self.patients = [v.patient for v in volumes]
         self.stems: list[str] = []
@@ -42,13 +35,10 @@ class SliceDataset(Dataset):
             keep = np.array([stems is None or s in stems for s in volume.stems], bool)
             if not keep.any():
                 continue
-            img = torch.from_numpy(np.ascontiguousarray(volume.images[keep])).permute(0, 3, 1, 2)
-            msk = torch.from_numpy(np.ascontiguousarray(volume.masks[keep]))[:, None]
-            if resolution:
-                img, msk = resize_uint8(img, msk, resolution)
-            images.append(img.contiguous())
-            masks.append(msk.contiguous())
-            scale = torch.from_numpy(channel_scales(volume.images, normalization))
+            slices = pre.slices(volume.image_volume())
+            images.append(torch.from_numpy(pre.resized(slices[keep])))
+            masks.append(torch.from_numpy(resize_masks(volume.masks[keep], resolution)))
+            scale = torch.from_numpy(pre.scales(slices))
             scales.append(scale.expand(int(keep.sum()), -1))
             patient_index.append(torch.full((int(keep.sum()),), index, dtype=torch.long))
             self.stems += [s for s, k in zip(volume.stems, keep, strict=True) if k]

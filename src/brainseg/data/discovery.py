@@ -8,14 +8,14 @@ duplicate ``lgg-mri-segmentation/`` copy of the Kaggle zip are ignored.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brainseg.data.imageio import IMAGE_SUFFIXES
+from brainseg.io.naming import is_image_file, is_mask_name, slice_number
+
+__all__ = ["PatientFiles", "SlicePair", "discover", "is_mask_name", "pair_slices", "slice_number"]
 
 IGNORED_DIRS = {"lgg-mri-segmentation", "__MACOSX"}
-_NUMBER = re.compile(r"(\d+)$")
 
 
 @dataclass
@@ -35,17 +35,8 @@ class PatientFiles:
     slices: list[SlicePair] = field(default_factory=list)
 
 
-def slice_number(stem: str) -> int | None:
-    match = _NUMBER.search(stem)
-    return int(match.group(1)) if match else None
-
-
 def _sort_key(pair: SlicePair) -> tuple:
     return (pair.number is None, pair.number if pair.number is not None else 0, pair.stem)
-
-
-def is_mask_name(path: Path) -> bool:
-    return path.stem.lower().endswith("_mask") or path.stem.lower() == "mask"
 
 
 def pair_slices(files: list[Path]) -> list[SlicePair]:
@@ -63,11 +54,7 @@ def pair_slices(files: list[Path]) -> list[SlicePair]:
 
 
 def image_files(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_file(p))
 
 
 def resolve_root(root: Path) -> Path:

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from brainseg.data.volumes import Volume
+from brainseg.data.volumes import Patient
 
 
-def summarize(volumes: list[Volume], problems: list[dict[str, str]]) -> dict[str, Any]:
+def summarize(volumes: list[Patient], problems: list[dict[str, str]]) -> dict[str, Any]:
     per_patient = []
     shapes, channels = set(), set()
     for v in volumes:

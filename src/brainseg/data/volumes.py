@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from brainseg.data.discovery import PatientFiles, SlicePair, discover
-from brainseg.data.imageio import ImageReadError, read_image, to_uint8
 from brainseg.errors import DataProblemsError
 from brainseg.fileio import atomic_write
+from brainseg.io.images import ImageReadError, read_image
+from brainseg.io.volume import Volume
 
 
 @dataclass
-class Volume:
-    """One patient: slices stacked in slice order. images (S, H, W, 3) uint8, masks (S, H, W)
-    uint8 in {0, 1}."""
+class Patient:
+    """One labelled patient of the dataset: slices stacked in slice order. images
+    (S, H, W, 3) uint8 in the Kaggle channel order, masks (S, H, W) uint8 in {0, 1}."""
 
     patient: str
     stems: list[str]
@@ -34,6 +35,10 @@ class Volume:
     @property
     def tumor_slices(self) -> np.ndarray:
         return self.masks.reshape(len(self.masks), -1).any(axis=1)
+
+    def image_volume(self) -> Volume:
+        """The images as the I/O layer's ``Volume`` (what predict reads from the same folder)."""
+        return Volume.from_slices(self.images, self.patient, self.stems)
 
 
 def _problem(path: Path | str, text: str) -> dict[str, str]:
@@ -81,7 +86,7 @@ def _load_pair(pair: SlicePair) -> tuple[np.ndarray | None, np.ndarray | None, l
             problems.append(_problem(pair.mask, f"mask is not binary (values {shown})"))
             mask = None
         else:
-            mask = (to_uint8(mask) > 127).astype(np.uint8) if top == 255 else mask.astype(np.uint8)
+            mask = (mask > 127).astype(np.uint8) if top == 255 else mask.astype(np.uint8)
     if image is not None and mask is not None and image.shape[:2] != mask.shape[:2]:
         problems.append(
             _problem(
@@ -105,14 +110,16 @@ def _cache_key(patient: PatientFiles) -> str:
     return digest.hexdigest()[:16]
 
 
-def _load_patient(patient: PatientFiles, cache_dir: Path | None) -> tuple[Volume | None, list]:
+def _load_patient(patient: PatientFiles, cache_dir: Path | None) -> tuple[Patient | None, list]:
     cache_file = None
     if cache_dir is not None:
         cache_file = cache_dir / f"{patient.name}-{_cache_key(patient)}.npz"
         if cache_file.exists():
             try:
                 with np.load(cache_file) as npz:
-                    return Volume(patient.name, list(npz["stems"]), npz["images"], npz["masks"]), []
+                    return Patient(
+                        patient.name, list(npz["stems"]), npz["images"], npz["masks"]
+                    ), []
             except (OSError, ValueError, KeyError):
                 pass  # corrupt cache entry: decode again
     images, masks, stems, problems = [], [], [], []
@@ -133,7 +140,7 @@ def _load_patient(patient: PatientFiles, cache_dir: Path | None) -> tuple[Volume
                 )
     if problems:
         return None, problems
-    volume = Volume(patient.name, stems, np.stack(images), np.stack(masks))
+    volume = Patient(patient.name, stems, np.stack(images), np.stack(masks))
     if cache_file is not None:
         arrays = {"stems": np.array(stems), "images": volume.images, "masks": volume.masks}
         try:
@@ -145,7 +152,7 @@ def _load_patient(patient: PatientFiles, cache_dir: Path | None) -> tuple[Volume
 
 def load_volumes(
     root: str | Path, cache_dir: str | Path | None = None, patients: list[str] | None = None
-) -> tuple[list[Volume], list[dict[str, str]]]:
+) -> tuple[list[Patient], list[dict[str, str]]]:
     """Decode the dataset (or the named patients) once; return (volumes, problems)."""
     found, problems = discover(root)
     if patients is not None:

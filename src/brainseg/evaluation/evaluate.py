@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from brainseg.data.imageio import ImageReadError, read_image
 from brainseg.data.splits import load_split, subset_items
-from brainseg.data.volumes import Volume, load_clean_volumes
+from brainseg.data.volumes import Patient, load_clean_volumes
 from brainseg.errors import BrainsegError, DataProblemsError
 from brainseg.evaluation.scoring import aggregate, score_patient
 from brainseg.fileio import write_json, write_text
+from brainseg.io.images import ImageReadError, read_image
 from brainseg.postprocess import ABLATION, apply_postprocess
 
 PATIENT_COLUMNS = [
@@ -47,7 +47,7 @@ SLICE_COLUMNS = [
 ]
 
 
-def read_predictions(pred_dir: Path, volume: Volume) -> np.ndarray:
+def read_predictions(pred_dir: Path, volume: Patient) -> np.ndarray:
     """Masks written in the predict layout: ``PRED_DIR/<patient>/<stem>_pred.png``."""
     masks, problems = [], []
     for stem, true in zip(volume.stems, volume.masks, strict=True):
@@ -101,6 +101,7 @@ def evaluate(
     report: bool = True,
     seed: int = 0,
     threshold: float | None = None,
+    engine: str | None = None,
 ) -> dict[str, Any]:
     """Score predictions on the chosen patients; write metrics, CSVs and the report."""
     out = Path(out)
@@ -117,11 +118,11 @@ def evaluate(
         raise BrainsegError(f"{data}: no patients to evaluate")
     predictor = None
     if predictions is None:
-        from brainseg.inference.predictor import Predictor
+        from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor
 
-        predictor = Predictor(model, tta=tta, threshold=threshold)
+        predictor = Predictor(model, engine or DEFAULT_ENGINE, tta=tta, threshold=threshold)
         chosen = postprocess or predictor.postprocess
-        raw = [predictor.predict_volume(v.images) >= predictor.threshold for v in volumes]
+        raw = [predictor.predict(v.image_volume()) >= predictor.threshold for v in volumes]
         model_info = predictor.describe()
     else:
         chosen = postprocess or "none"

@@ -1,26 +1,32 @@
 """``brainseg predict``: masks for new scans, with no ground truth needed.
 
-Outputs: ``<rel>/<stem>_pred.png`` (uint8, 0 and 255, at the input's size), optionally
+Inputs are found and decoded by the I/O layer (``brainseg.io.readers``). Outputs:
+``<rel>/<stem>_pred.png`` per slice (uint8, 0 and 255, at the input's size), optionally
 ``<stem>_overlay.png``, ``<name>_pred.nii.gz`` for NIfTI, and ``predictions.csv`` with one row
-per input. A bad input costs one stderr line; the others are still processed.
+per slice or volume. A bad input costs one stderr line; the others are still processed. A
+defect in brainseg itself is reported as such, with its traceback in the log.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from brainseg.data.imageio import ImageReadError, as_rgb, read_image
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes, write_text
-from brainseg.inference.inputs import WorkItem, collect
-from brainseg.inference.nifti import load_nifti, nifti_stem, save_mask_nifti, voxel_mm3
-from brainseg.inference.predictor import Predictor
+from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor
+from brainseg.io.naming import nifti_stem
+from brainseg.io.readers import InputItem, find_inputs, read_item
+from brainseg.io.volume import Volume
+from brainseg.io.writers import png_bytes, write_nifti_mask, write_png_mask
+
+log = logging.getLogger("brainseg")
 
 CSV_COLUMNS = [
     "input",
@@ -32,14 +38,7 @@ CSV_COLUMNS = [
     "lesion_mm3",
     "seconds",
 ]
-
-
-def png_bytes(array: np.ndarray) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
+INTERNAL_ERROR = "internal error in brainseg, please report it (details: --verbose)"
 
 
 def _check_out(out: Path, inputs: list[str]) -> None:
@@ -52,95 +51,76 @@ def _check_out(out: Path, inputs: list[str]) -> None:
             raise BrainsegError(f"{out}: output folder is an input file")
 
 
-def _safe_target(target: Path, inputs: set[Path]) -> Path:
-    if target.resolve() in inputs:
-        raise ImageReadError(f"output {target} would overwrite an input")
-    return target
-
-
 class Runner:
+    """Segments work items one by one and writes their outputs."""
+
     def __init__(self, predictor: Predictor, out: Path, overlay: bool, inputs: set[Path]):
         self.predictor, self.out, self.overlay, self.inputs = predictor, out, overlay, inputs
 
-    def run(self, item: WorkItem) -> list[dict]:
-        if item.kind == "nifti":
-            return [self._nifti(item)]
-        return self._slices(item)
-
-    def _write_png(self, rel: Path, stem: str, image: np.ndarray, mask: np.ndarray) -> Path:
-        target = _safe_target(self.out / rel / f"{stem}_pred.png", self.inputs)
-        write_bytes(target, png_bytes(mask.astype(np.uint8) * 255))
-        if self.overlay:
-            from brainseg.report.figures import overlay
-
-            over = overlay(image[..., 1], None, mask)
-            write_bytes(self.out / rel / f"{stem}_overlay.png", png_bytes(over))
+    def _target(self, target: Path) -> Path:
+        if target.resolve() in self.inputs:
+            raise BrainsegError(f"output {target} would overwrite an input")
         return target
 
-    def _slices(self, item: WorkItem) -> list[dict]:
+    def run(self, item: InputItem) -> list[dict]:
         start = time.perf_counter()
-        images, files, rows = [], [], []
-        for file in item.files:
-            try:
-                images.append(as_rgb(read_image(file)))
-                files.append(file)
-            except ImageReadError as exc:
-                print(f"{file}: {exc}", file=sys.stderr)
-                rows.append({"input": str(file), "error": str(exc)})
-        shapes = {img.shape for img in images}
-        groups = (
-            [list(range(len(images)))] if len(shapes) == 1 else [[i] for i in range(len(images))]
-        )
-        if item.kind == "image":
-            groups = [[0]] if images else []
-        for group in groups:
-            volume = np.stack([images[i] for i in group])
-            masks = self.predictor.segment_volume(volume)
-            for i, mask in zip(group, masks, strict=True):
-                target = self._write_png(item.rel, files[i].stem, images[i], mask)
-                pixels = int(mask.sum())
-                rows.append(
-                    {
-                        "input": str(files[i]),
-                        "output": str(target),
-                        "kind": "image",
-                        "slices": 1,
-                        "lesion_pixels": pixels,
-                        "lesion_present": pixels > 0,
-                        "lesion_mm3": "",
-                        "seconds": 0.0,
-                    }
-                )
-        elapsed = time.perf_counter() - start
+        volumes, problems = read_item(item)
+        rows: list[dict] = []
+        for file, reason in problems:
+            print(f"{file}: {reason}", file=sys.stderr)
+            rows.append({"input": file, "error": reason})
+        for volume in volumes:
+            masks = self.predictor.segment(volume)
+            if volume.geometry:
+                rows.append(self._write_volume(item, volume, masks))
+            else:
+                rows += self._write_slices(item, volume, masks)
         done = [r for r in rows if "error" not in r]
+        slices = sum(r["slices"] for r in done)
         for r in done:
-            r["seconds"] = round(elapsed / max(len(done), 1), 4)
+            r["seconds"] = round((time.perf_counter() - start) * r["slices"] / max(slices, 1), 4)
         return rows
 
-    def _nifti(self, item: WorkItem) -> dict:
-        start = time.perf_counter()
-        try:
-            slices, reference = load_nifti(item.source)
-        except BrainsegError as exc:
-            message = str(exc).split(": ", 1)[-1]
-            print(f"{item.source}: {message}", file=sys.stderr)
-            return {"input": str(item.source), "error": message}
-        masks = self.predictor.segment_volume(slices)
-        target = _safe_target(
-            self.out / item.rel / f"{nifti_stem(item.source)}_pred.nii.gz", self.inputs
-        )
-        save_mask_nifti(masks, reference, target)
+    def _write_slices(self, item: InputItem, volume: Volume, masks: np.ndarray) -> list[dict]:
+        rows = []
+        folder = self.out / item.rel
+        files = {f.stem: f for f in item.files}
+        flair = self.predictor.preprocessor.slices(volume)[..., 1] if self.overlay else None
+        for k, (name, mask) in enumerate(zip(volume.slice_names, masks, strict=True)):
+            target = self._target(folder / f"{name}_pred.png")
+            write_png_mask(mask, target)
+            if flair is not None:
+                from brainseg.report.figures import overlay
+
+                over = overlay(flair[k], None, mask)
+                write_bytes(folder / f"{name}_overlay.png", png_bytes(over))
+            pixels = int(mask.sum())
+            rows.append(
+                {
+                    "input": str(files.get(name, item.source)),
+                    "output": str(target),
+                    "kind": "image",
+                    "slices": 1,
+                    "lesion_pixels": pixels,
+                    "lesion_present": pixels > 0,
+                    "lesion_mm3": "",
+                }
+            )
+        return rows
+
+    def _write_volume(self, item: InputItem, volume: Volume, masks: np.ndarray) -> dict:
+        target = self._target(self.out / item.rel / f"{nifti_stem(volume.source)}_pred.nii.gz")
+        write_nifti_mask(masks, volume, target)
         voxels = int(masks.sum())
-        mm3 = voxel_mm3(reference)
+        mm3 = volume.voxel_mm3
         return {
-            "input": str(item.source),
+            "input": volume.source,
             "output": str(target),
-            "kind": "nifti",
+            "kind": item.kind,
             "slices": len(masks),
             "lesion_pixels": voxels,
             "lesion_present": voxels > 0,
             "lesion_mm3": round(voxels * mm3, 3) if mm3 else "",
-            "seconds": round(time.perf_counter() - start, 4),
         }
 
 
@@ -153,11 +133,19 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
+def _rows_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS + ["error"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def predict(
     inputs: list[str],
     out: str | Path,
     model: str | None = None,
-    engine: str = "auto",
+    engine: str = DEFAULT_ENGINE,
     tta: bool | None = None,
     postprocess: str | None = None,
     threshold: float | None = None,
@@ -170,7 +158,7 @@ def predict(
         _import_in_background("scipy.ndimage")
     out = Path(out)
     _check_out(out, inputs)
-    items, problems = collect(inputs)
+    items, problems = find_inputs(inputs)
     for path, reason in problems:
         print(f"{path}: {reason}", file=sys.stderr)
     if not items:
@@ -195,19 +183,16 @@ def predict(
     for item in iterator:
         try:
             rows += runner.run(item)
-        except (BrainsegError, ImageReadError) as exc:
-            print(f"{item.source}: {exc}", file=sys.stderr)
+        except BrainsegError as exc:  # the input's fault: one line, go on
+            line = str(exc) if str(exc).startswith(str(item.source)) else f"{item.source}: {exc}"
+            print(line, file=sys.stderr)
             rows.append({"input": str(item.source), "error": str(exc)})
-        except Exception as exc:  # one bad input never stops the others
-            message = f"could not be segmented ({type(exc).__name__}: {exc})"
-            print(f"{item.source}: {message}", file=sys.stderr)
-            rows.append({"input": str(item.source), "error": message})
+        except Exception:  # our defect: say so, keep the traceback, go on with the others
+            log.exception("predict failed on %s", item.source)
+            print(f"{item.source}: {INTERNAL_ERROR}", file=sys.stderr)
+            rows.append({"input": str(item.source), "error": INTERNAL_ERROR})
     good = [r for r in rows if "error" not in r]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS + ["error"], extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_text(out / "predictions.csv", buffer.getvalue())
+    write_text(out / "predictions.csv", _rows_csv(rows))
     failed = len(rows) - len(good) + len(problems)
     print(
         f"{out}: {len(good)} prediction(s) written, {failed} input(s) failed; "

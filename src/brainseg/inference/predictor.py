@@ -1,115 +1,30 @@
-"""Load a model once and segment volumes or slices with it.
+"""The one inference contract: load a model once, segment ``Volume`` objects with it.
 
-A model file is a Lightning checkpoint (``.ckpt``), a bundle (``.pt``: config, fp16 weights
-and metadata, as shipped in ``brainseg/weights``), or an ONNX export (``.onnx``) that carries
-its config in its metadata. The config says how to normalise, at what resolution the model
-runs, the threshold and the post-processing.
+``predict``, ``evaluate`` and ``serve`` all build a ``Predictor`` with the same defaults:
+the engine is ``auto`` (the shipped model's INT8 ONNX file where it applies, else ONNX
+Runtime in fp32), and the threshold, post-processing and TTA come from the model file's
+``inference`` section unless a flag overrides them. The preprocessing is the model's own
+(``brainseg.preprocessing``), the same code that training uses.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from brainseg.data.normalization import channel_scales
-from brainseg.errors import BrainsegError
-from brainseg.inference.resize import resize
+from brainseg.io.volume import Volume
+from brainseg.models.files import load_network
+from brainseg.preprocessing import Preprocessor
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "weights" / "brainseg_lgg.pt"
-# Its INT8 ONNX export (calibrated on training patients; validation Dice within 0.005 of
-# fp32, MODEL_CARD.md): what ``--engine auto`` runs for the shipped model.
-SHIPPED_INT8 = SHIPPED_MODEL.with_name("brainseg_lgg.int8.onnx")
-
-
-def file_digest(path: Path) -> str:
-    import hashlib
-
-    try:
-        return hashlib.sha1(path.read_bytes()).hexdigest()[:16]
-    except OSError:
-        raise BrainsegError(f"{path}: model file not found") from None
-
-
-def shipped_int8():
-    """A runner for the shipped INT8 model, if present and made from the shipped bundle's
-    exact bytes (its metadata records their hash); otherwise None."""
-    if not (SHIPPED_INT8.exists() and SHIPPED_MODEL.exists()):
-        return None
-    from brainseg.inference.onnx_export import OnnxRunner
-
-    runner = OnnxRunner(SHIPPED_INT8)
-    return runner if runner.source_sha1 == file_digest(SHIPPED_MODEL) else None
-
-
-def _load_torch_file(path: Path, weights_only: bool) -> dict[str, Any]:
-    import torch
-
-    try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except FileNotFoundError:
-        raise BrainsegError(f"{path}: model file not found") from None
-    except Exception as exc:
-        raise BrainsegError(f"{path}: not a readable model file ({type(exc).__name__})") from None
-
-
-def load_model_file(path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any], dict]:
-    """Return (config, state_dict, meta) from a .ckpt or .pt file (``None``: shipped model)."""
-    if path is None:
-        if not SHIPPED_MODEL.exists():
-            raise BrainsegError("no shipped model in this install; pass --model CHECKPOINT")
-        path = SHIPPED_MODEL
-    path = Path(path)
-    if path.suffix == ".ckpt":
-        ckpt = _load_torch_file(path, weights_only=False)
-        try:
-            config = ckpt["hyper_parameters"]["config"]
-            state = {
-                k[len("model.") :]: v
-                for k, v in ckpt["state_dict"].items()
-                if k.startswith("model.")
-            }
-        except (KeyError, TypeError):
-            raise BrainsegError(f"{path}: not a brainseg training checkpoint") from None
-        meta = {
-            "name": path.parent.name,
-            "version": f"epoch {ckpt.get('epoch', '?')}",
-            "source": str(path),
-        }
-        return config, state, meta
-    bundle = _load_torch_file(path, weights_only=True)
-    if not isinstance(bundle, dict) or "config" not in bundle or "state_dict" not in bundle:
-        raise BrainsegError(f"{path}: not a brainseg model bundle")
-    return bundle["config"], bundle["state_dict"], dict(bundle.get("meta", {}), source=str(path))
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "brainseg"
-
-
-def cached_onnx(model: Path | None) -> Path:
-    """The ONNX export of a .pt/.ckpt model, made once (locally, nothing is downloaded) and
-    kept in the user cache, keyed by the model file's content."""
-    from brainseg.inference.onnx_export import export_onnx
-
-    source = model or SHIPPED_MODEL
-    digest = file_digest(source)
-    target = cache_dir() / "onnx" / f"{source.stem}-{digest}.onnx"
-    if not target.exists():
-        export_onnx(model, target)
-    return target
-
-
-def model_input(slices: np.ndarray, scales: np.ndarray, resolution: int | None) -> np.ndarray:
-    """uint8 RGB slices (N, H, W, 3) -> the model's float32 input (N, 3, R, R): area-resized
-    to ``resolution`` (if set) and scaled per channel by the volume's ``scales`` (3,)."""
-    x = slices.transpose(0, 3, 1, 2).astype(np.float32)
-    if resolution:
-        x = resize(x, (resolution, resolution), "area")
-    return np.ascontiguousarray(x * scales[None, :, None, None], np.float32)
+ENGINES = ("auto", "onnx", "torch")
+DEFAULT_ENGINE = "auto"
+ENGINE_HELP = (
+    "auto (default: the shipped model's INT8 ONNX file, else ONNX Runtime in fp32), onnx "
+    "(fp32; a .pt/.ckpt model is exported once to ~/.cache/brainseg) or torch (e.g. --device "
+    "cuda)"
+)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -117,26 +32,27 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
 
 
 class Predictor:
-    """Segments uint8 RGB volumes (S, H, W, 3); returns tumour probabilities (S, H, W)."""
+    """Segments volumes; ``predict`` gives tumour probabilities (S, H, W) on the input's
+    slices, ``segment`` the binary masks after threshold and post-processing."""
 
     def __init__(
         self,
         model: str | Path | None = None,
-        engine: str = "torch",  # torch | onnx | auto (the shipped INT8 model where it applies)
+        engine: str = DEFAULT_ENGINE,
         tta: bool | None = None,
         batch_size: int = 32,
         device: str = "cpu",
         threshold: float | None = None,
         postprocess: str | None = None,
     ):
+        from brainseg.models.onnx import OnnxRunner, cached_onnx, shipped_int8
+
         path = Path(model) if model is not None else None
         self.engine = engine
         runner = shipped_int8() if engine == "auto" and path is None else None
         if engine == "auto" or (path is not None and path.suffix == ".onnx"):
             self.engine = "onnx"
         if self.engine == "onnx":
-            from brainseg.inference.onnx_export import OnnxRunner
-
             if runner is None and (path is None or path.suffix != ".onnx"):
                 path = cached_onnx(path)
             self.runner = runner or OnnxRunner(path)
@@ -146,15 +62,7 @@ class Predictor:
         else:
             import torch
 
-            from brainseg.models import create_model
-
-            self.config, state, self.meta = load_model_file(path)
-            self.net = create_model(self.config["model"])
-            try:
-                self.net.load_state_dict({k: v.float() for k, v in state.items()})
-            except RuntimeError:
-                raise BrainsegError(f"{path}: weights do not match the model config") from None
-            self.net.eval()
+            self.net, self.config, self.meta = load_network(path)
             self.device = torch.device(device)
             self.net.to(self.device)
         inference = self.config.get("inference", {})
@@ -162,8 +70,7 @@ class Predictor:
         self.threshold = float(inference.get("threshold", 0.5) if threshold is None else threshold)
         self.postprocess = postprocess or inference.get("postprocess", "none")
         self.batch_size = batch_size
-        self.resolution = self.config["data"].get("resolution")
-        self.normalization = self.config["data"]["normalization"]
+        self.preprocessor = Preprocessor(self.config["data"])
 
     def _logits(self, batch: np.ndarray) -> np.ndarray:
         if self.engine.startswith("onnx"):
@@ -173,37 +80,44 @@ class Predictor:
         with torch.inference_mode():
             return self.net(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
 
-    def predict_volume(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities (S, H, W) float32 for a volume of uint8 RGB slices (S, H, W, 3)."""
-        if images.ndim != 4 or images.shape[-1] != 3:
-            raise BrainsegError(f"expected slices (S, H, W, 3), got {images.shape}")
-        scales = channel_scales(images, self.normalization)
-        size = tuple(images.shape[1:3])
-        probs = np.empty(images.shape[:3], np.float32)
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            x = model_input(chunk, scales, self.resolution)
+    def predict(self, volume: Volume) -> np.ndarray:
+        """Probabilities (S, H, W) float32 on the volume's own slices."""
+        pre = self.preprocessor
+        slices = pre.slices(volume)
+        scales = pre.scales(slices)
+        size = tuple(slices.shape[1:3])
+        probs = np.empty(slices.shape[:3], np.float32)
+        for start in range(0, len(slices), self.batch_size):
+            x = pre.network_input(slices[start : start + self.batch_size], scales)
             prob = _sigmoid(self._logits(x))
             if self.tta:
                 flipped = self._logits(np.ascontiguousarray(x[..., ::-1]))
                 prob = (prob + _sigmoid(flipped[..., ::-1])) / 2
-            probs[start : start + len(chunk)] = resize(prob, size, "bilinear")[:, 0]
+            probs[start : start + len(x)] = pre.to_input_size(prob, size)
         return probs
 
-    def segment_volume(self, images: np.ndarray, postprocess: str | None = None) -> np.ndarray:
+    def segment(self, volume: Volume, postprocess: str | None = None) -> np.ndarray:
         """Binary masks (S, H, W) after threshold and post-processing."""
         from brainseg.postprocess import apply_postprocess
 
-        masks = self.predict_volume(images) >= self.threshold
+        masks = self.predict(volume) >= self.threshold
         return apply_postprocess(masks, self.postprocess if postprocess is None else postprocess)
+
+    def predict_volume(self, images: np.ndarray) -> np.ndarray:
+        """``predict`` for stacked slices (S, H, W, 3) in the Kaggle channel order."""
+        return self.predict(Volume.from_slices(images))
+
+    def segment_volume(self, images: np.ndarray, postprocess: str | None = None) -> np.ndarray:
+        """``segment`` for stacked slices (S, H, W, 3) in the Kaggle channel order."""
+        return self.segment(Volume.from_slices(images), postprocess)
 
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.meta.get("name", "model"),
             "version": self.meta.get("version", "?"),
             "engine": self.engine,
-            "resolution": self.resolution,
-            "normalization": self.normalization,
+            "resolution": self.preprocessor.resolution,
+            "normalization": self.preprocessor.normalization,
             "threshold": self.threshold,
             "postprocess": self.postprocess,
             "tta": self.tta,

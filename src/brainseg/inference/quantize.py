@@ -30,9 +30,10 @@ def calibration_batches(
     patients drawn with ``seed`` (from ``candidates``, e.g. a split's training patients, or
     from all), normalised and resized as the predictor does."""
     from brainseg.data.discovery import discover
-    from brainseg.data.normalization import channel_scales
     from brainseg.data.volumes import load_clean_volumes
-    from brainseg.inference.predictor import model_input
+    from brainseg.preprocessing import Preprocessor
+
+    pre = Preprocessor(config["data"])
 
     names = sorted(p.name for p in discover(data)[0])
     if candidates is not None:
@@ -42,9 +43,9 @@ def calibration_batches(
     chosen = np.random.default_rng(seed).permutation(names)[:patients].tolist()
     batches = []
     for volume in load_clean_volumes(data, patients=chosen):
-        images = volume.images[np.linspace(0, len(volume.images) - 1, per_patient).astype(int)]
-        scales = channel_scales(volume.images, config["data"]["normalization"])
-        batches.append(model_input(images, scales, config["data"].get("resolution")))
+        slices = pre.slices(volume.image_volume())
+        chosen_slices = slices[np.linspace(0, len(slices) - 1, per_patient).astype(int)]
+        batches.append(pre.network_input(chosen_slices, pre.scales(slices)))
     return batches
 
 
@@ -109,8 +110,8 @@ def export_int8(
     ``calibration`` (its split's training patients when ``split`` is given); return the path
     and how many patients were used."""
     from brainseg.data.splits import load_split
-    from brainseg.inference.onnx_export import OnnxRunner, export_onnx
-    from brainseg.inference.predictor import SHIPPED_MODEL, file_digest
+    from brainseg.models.files import SHIPPED_MODEL, file_digest
+    from brainseg.models.onnx import OnnxRunner, export_onnx
 
     train = load_split(split)["train"] if split else None
     with tempfile.TemporaryDirectory() as tmp:

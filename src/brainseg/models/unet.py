@@ -80,34 +80,12 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-class UNetEnsemble(nn.Module):
-    """Several U-Nets of one architecture whose logits are averaged: one module, so that
-    checkpoints, bundles and the ONNX export treat an ensemble like a single model."""
-
-    def __init__(self, members: list[UNet]):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([member(x) for member in self.members]).mean(dim=0)
-
-
-def create_model(model_cfg: dict[str, Any]) -> nn.Module:
-    """Build a U-Net (or, with ``members`` > 1, an ensemble of them) from a config's
-    ``model`` section."""
-
-    def unet() -> UNet:
-        return UNet(
-            in_channels=model_cfg.get("in_channels", 3),
-            out_channels=1,
-            features=model_cfg["features"],
-            depth=model_cfg["depth"],
-            dropout=model_cfg.get("dropout", 0.0),
-        )
-
-    members = int(model_cfg.get("members", 1))
-    return unet() if members == 1 else UNetEnsemble([unet() for _ in range(members)])
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def build_unet(model_cfg: dict[str, Any], in_channels: int) -> UNet:
+    """The registry's builder for ``arch: unet``."""
+    return UNet(
+        in_channels=in_channels,
+        out_channels=1,
+        features=model_cfg["features"],
+        depth=model_cfg["depth"],
+        dropout=model_cfg.get("dropout", 0.0),
+    )

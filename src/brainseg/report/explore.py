@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainseg.data.volumes import Volume
+from brainseg.data.volumes import Patient
 from brainseg.report.figures import save_figure
 
 
@@ -16,7 +16,7 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return mask.astype(bool) & ~ndimage.binary_erosion(mask.astype(bool))
 
 
-def write_exploration_figures(volumes: list[Volume], out: str | Path, seed: int = 0) -> list[Path]:
+def write_exploration_figures(volumes: list[Patient], out: str | Path, seed: int = 0) -> list[Path]:
     """Montage with mask outlines, slices with/without tumour per patient, lesion sizes and
     intensity histograms per channel. Returns the PNG paths."""
     import matplotlib

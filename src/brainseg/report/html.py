@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from brainseg.data.volumes import Volume
+from brainseg.data.volumes import Patient
 from brainseg.fileio import write_text
 from brainseg.report.figures import overlay, save_figure
 
@@ -59,7 +59,7 @@ def _dice_plot(rows: list[dict], out: Path) -> None:
 
 
 def _slice_grid(
-    volumes: list[Volume], preds: dict[str, np.ndarray], out: Path, seed: int, count: int = 6
+    volumes: list[Patient], preds: dict[str, np.ndarray], out: Path, seed: int, count: int = 6
 ) -> None:
     import matplotlib.pyplot as plt
 
@@ -92,7 +92,7 @@ def _slice_grid(
 
 
 def _best_worst(
-    rows: list[dict], volumes: list[Volume], preds: dict[str, np.ndarray], out: Path, k: int = 3
+    rows: list[dict], volumes: list[Patient], preds: dict[str, np.ndarray], out: Path, k: int = 3
 ) -> None:
     import matplotlib.pyplot as plt
 
@@ -125,7 +125,7 @@ def write_report(
     out: Path,
     metrics: dict[str, Any],
     rows: list[dict],
-    volumes: list[Volume],
+    volumes: list[Patient],
     preds: dict[str, np.ndarray],
     run_dir: Path | None,
     seed: int = 0,

@@ -1,14 +1,17 @@
 """The FastAPI app: health, slice and volume segmentation, examples and the viewer page.
 
 The model is loaded once (lifespan). CPU-bound work (decoding, inference, encoding) runs in
-worker threads, capped at ``workers`` at a time, so the event loop stays responsive. Every
-failure is a 4xx with ``{"detail": ...}``; nothing is written outside a private temp folder.
+worker threads, capped at ``workers`` at a time, so the event loop stays responsive. Inputs
+are read by the same readers and follow the same rules as ``brainseg predict``. A problem
+with the upload is a 4xx with ``{"detail": "..."}``; anything else is a defect: a 500, and
+its traceback goes to the log. Every response is described in ``/openapi.json``.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import logging
 import time
 import zipfile
 from contextlib import asynccontextmanager
@@ -18,20 +21,33 @@ from typing import Any
 import anyio
 import numpy as np
 from fastapi import FastAPI, File, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
 
 from brainseg import __version__
-from brainseg.inference.nifti import mask_nifti_bytes
-from brainseg.service.uploads import UploadError, decode_image, decode_nifti, decode_zip, sniff
+from brainseg.errors import BrainsegError
+from brainseg.io.volume import Volume
+from brainseg.io.writers import mask_nifti_bytes, mask_png_bytes, png_bytes
+from brainseg.service.uploads import UploadError, decode_image, decode_volume
 
 STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLES = 4
+log = logging.getLogger("brainseg.service")
 
 
-def _png(array: np.ndarray) -> bytes:
-    from brainseg.inference.predict import png_bytes
+class Problem(BaseModel):
+    """Every error response: one line saying what is wrong."""
 
-    return png_bytes(array)
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {"model": Problem} for code in codes}
+
+
+PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
+UPLOAD_ERRORS = _errors(413, 415, 422)
 
 
 def _b64(data: bytes) -> str:
@@ -46,6 +62,14 @@ def _example_slice(index: int) -> np.ndarray:
     images, masks = synth_patient(rng, 9, 256)
     k = int(np.argmax(masks.reshape(9, -1).sum(1)))
     return images[k]
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
 
 
 def create_app(
@@ -81,9 +105,18 @@ def create_app(
     async def upload_error(request: Request, exc: UploadError):
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
+    @app.exception_handler(BrainsegError)
+    async def input_error(request: Request, exc: BrainsegError):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError):
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception):  # last resort, no traceback out
-        return JSONResponse({"detail": "internal error while processing the request"}, 500)
+    async def defect(request: Request, exc: Exception):
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse({"detail": "internal error; it has been logged"}, 500)
 
     async def read_upload(file: UploadFile) -> bytes:
         data = await file.read(max_bytes + 1)
@@ -93,29 +126,26 @@ def create_app(
             raise UploadError("empty upload")
         return data
 
-    def _run_model(slices: np.ndarray) -> np.ndarray:
-        try:
-            return state["predictor"].segment_volume(slices)
-        except Exception as exc:  # e.g. shapes the model cannot take: the input's fault
-            raise UploadError(f"image could not be segmented ({type(exc).__name__})") from None
+    def flair_slices(volume: Volume) -> np.ndarray:
+        return state["predictor"].preprocessor.slices(volume)[..., 1]
 
     def segment_slice(data: bytes) -> dict[str, Any]:
         from brainseg.report.figures import overlay
 
         start = time.perf_counter()
-        image = decode_image(data)
-        mask = _run_model(image[None])[0]
+        volume = decode_image(data)
+        mask = state["predictor"].segment(volume)[0]
+        flair = flair_slices(volume)[0]
         pixels = int(mask.sum())
-        mask_png = _png(mask.astype(np.uint8) * 255)
         return {
             "lesion_present": pixels > 0,
             "lesion_pixels": pixels,
             "area_fraction": pixels / mask.size,
             "width": int(mask.shape[1]),
             "height": int(mask.shape[0]),
-            "mask_png": mask_png,
-            "overlay_png": _png(overlay(image[..., 1], None, mask)),
-            "image_png": _png(image[..., 1]),
+            "mask_png": mask_png_bytes(mask),
+            "overlay_png": png_bytes(overlay(flair, None, mask)),
+            "image_png": png_bytes(flair),
             "timing_ms": round((time.perf_counter() - start) * 1000, 1),
         }
 
@@ -131,10 +161,15 @@ def create_app(
             "engine": info.get("engine"),
         }
 
-    @app.post("/v1/segment", summary="Segment one slice (tif, png or jpg; RGB or FLAIR)")
+    @app.post(
+        "/v1/segment",
+        summary="Segment one slice (tif, png or jpg; RGB or FLAIR)",
+        responses={200: PNG, **UPLOAD_ERRORS},
+    )
     async def segment(
-        file: UploadFile = File(...), format: str = Query("json", pattern="^(json|png)$")
-    ):
+        file: UploadFile = File(..., description="the slice (not empty)"),
+        format: str = Query("json", pattern="^(json|png)$"),
+    ) -> dict[str, Any]:
         data = await read_upload(file)
         result = await anyio.to_thread.run_sync(segment_slice, data, limiter=limiter)
         if format == "png":
@@ -148,48 +183,53 @@ def create_app(
         return result
 
     def segment_volume(data: bytes, want_json: bool) -> tuple[dict[str, Any], bytes, str]:
-        kind = sniff(data)
         start = time.perf_counter()
-        if kind in ("nii", "nii.gz"):
-            slices, reference = decode_nifti(data)
-            names = [f"slice_{k + 1}" for k in range(len(slices))]
-        elif kind == "zip":
-            names, slices = decode_zip(data)
-            reference = None
-        else:
-            raise UploadError("expected a NIfTI volume (.nii, .nii.gz) or a zip of slices", 415)
-        masks = _run_model(slices)
-        voxels = int(masks.sum())
-        from brainseg.inference.nifti import voxel_mm3
-
-        mm3 = voxel_mm3(reference) if reference is not None else None
+        volumes, problems = decode_volume(data)
+        masks = [state["predictor"].segment(volume) for volume in volumes]
+        voxels = sum(int(m.sum()) for m in masks)
+        nifti = volumes[0].geometry
+        mm3 = volumes[0].voxel_mm3
         summary = {
-            "kind": "nifti" if reference is not None else "zip",
-            "slices": len(masks),
+            "kind": "nifti" if nifti else "zip",
+            "slices": sum(len(m) for m in masks),
             "lesion_voxels": voxels,
             "lesion_present": voxels > 0,
             "lesion_mm3": round(voxels * mm3, 3) if mm3 else None,
-            "per_slice_pixels": [int(m.sum()) for m in masks],
+            "per_slice_pixels": [int(s.sum()) for m in masks for s in m],
+            "problems": [f"{name}: {reason}" for name, reason in problems],
             "timing_ms": round((time.perf_counter() - start) * 1000, 1),
         }
         if want_json:
-            summary["images_png"] = [_b64(_png(s[..., 1])) for s in slices]
-            summary["masks_png"] = [_b64(_png(m.astype(np.uint8) * 255)) for m in masks]
+            summary["images_png"] = [
+                _b64(png_bytes(s)) for volume in volumes for s in flair_slices(volume)
+            ]
+            summary["masks_png"] = [_b64(mask_png_bytes(s)) for m in masks for s in m]
             return summary, b"", ""
-        if reference is not None:
-            return summary, mask_nifti_bytes(masks, reference), "application/gzip"
+        if nifti:
+            return summary, mask_nifti_bytes(masks[0], volumes[0]), "application/gzip"
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, mask in zip(names, masks, strict=True):
-                archive.writestr(f"{name}_pred.png", _png(mask.astype(np.uint8) * 255))
+            for volume, volume_masks in zip(volumes, masks, strict=True):
+                for name, mask in zip(volume.slice_names, volume_masks, strict=True):
+                    archive.writestr(f"{name}_pred.png", mask_png_bytes(mask))
         return summary, buffer.getvalue(), "application/zip"
 
+    volume_files = {
+        "content": {
+            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+            "application/zip": {"schema": {"type": "string", "format": "binary"}},
+        }
+    }
+
     @app.post(
-        "/v1/segment/volume", summary="Segment a NIfTI volume or a zip of one patient's slices"
+        "/v1/segment/volume",
+        summary="Segment a NIfTI volume or a zip of one patient's slices",
+        responses={200: volume_files, **UPLOAD_ERRORS},
     )
     async def volume(
-        file: UploadFile = File(...), format: str = Query("file", pattern="^(file|json)$")
-    ):
+        file: UploadFile = File(..., description="NIfTI or zip of slices (not empty)"),
+        format: str = Query("file", pattern="^(file|json)$"),
+    ) -> dict[str, Any]:
         data = await read_upload(file)
         summary, payload, media = await anyio.to_thread.run_sync(
             segment_volume, data, format == "json", limiter=limiter
@@ -201,6 +241,7 @@ def create_app(
             "X-Lesion-Present": str(summary["lesion_present"]).lower(),
             "X-Slices": str(summary["slices"]),
             "X-Lesion-mm3": "" if summary["lesion_mm3"] is None else str(summary["lesion_mm3"]),
+            "X-Problems": str(len(summary["problems"])),
             "Content-Disposition": "attachment; filename="
             + ("mask.nii.gz" if media == "application/gzip" else "masks.zip"),
         }
@@ -210,15 +251,42 @@ def create_app(
     async def examples() -> dict[str, Any]:
         return {"examples": [f"/v1/examples/{i}.png" for i in range(EXAMPLES)]}
 
-    @app.get("/v1/examples/{index}.png")
+    @app.get(
+        "/v1/examples/{index}.png",
+        responses={200: PNG, **_errors(404, 422)},
+        response_class=Response,
+    )
     async def example(index: int):
         if not 0 <= index < EXAMPLES:
             raise UploadError("no such example", status=404)
-        data = await anyio.to_thread.run_sync(lambda: _png(_example_slice(index)))
+        data = await anyio.to_thread.run_sync(lambda: png_bytes(_example_slice(index)))
         return Response(data, media_type="image/png")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def viewer() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text())
 
+    _require_non_empty_files(app)
     return app
+
+
+def _require_non_empty_files(app: FastAPI) -> None:
+    """State in the schema what the endpoints check: an uploaded file is never empty."""
+    from fastapi.openapi.utils import get_openapi
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            for component in spec.get("components", {}).get("schemas", {}).values():
+                file_field = component.get("properties", {}).get("file")
+                if file_field and file_field.get("type") == "string":
+                    file_field["minLength"] = 1
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = schema

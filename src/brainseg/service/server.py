@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
 def serve(
@@ -11,13 +12,16 @@ def serve(
     model: str | None = None,
     workers: int = 1,
     max_upload_mb: float = 64.0,
+    **inference: Any,
 ) -> None:
+    """Serve the model; ``inference`` holds the Predictor options predict and evaluate take
+    (engine, threshold, postprocess, tta)."""
     import uvicorn
 
     from brainseg.inference.predictor import Predictor
     from brainseg.service.app import create_app
 
-    predictor = Predictor(model)  # fail here, with one line, if the model is unusable
+    predictor = Predictor(model, **inference)  # fail here, with one line, if the model is unusable
     app = create_app(model, max_upload_mb, workers, predictor=predictor)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(

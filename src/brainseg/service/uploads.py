@@ -1,20 +1,24 @@
-"""Upload handling: sniff the content (never trust names), decode in a private temp folder
-that is always removed, and turn every failure into a 4xx-worthy message."""
+"""Upload handling: sniff the content (never trust names), decode it through the same
+readers as ``brainseg predict`` in a private temp folder that is always removed, and turn
+every input problem into a 4xx-worthy message."""
 
 from __future__ import annotations
 
 import io
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
-import numpy as np
-
-from brainseg.data.discovery import is_mask_name, slice_number
-from brainseg.data.imageio import IMAGE_SUFFIXES, ImageReadError, as_rgb, read_image
+from brainseg.errors import BrainsegError
+from brainseg.io.naming import is_slice_input, slice_order_key
+from brainseg.io.readers import InputItem, NiftiReader, Problem, SliceImageReader
+from brainseg.io.volume import Volume
 
 MAX_ZIP_ENTRIES = 512
 MAX_ZIP_BYTES = 512 * 1024 * 1024
+IMAGE_KINDS = ("png", "jpg", "tif")
+VOLUME_KINDS = ("nii", "nii.gz", "zip")
 
 
 class UploadError(ValueError):
@@ -44,71 +48,89 @@ def sniff(data: bytes) -> str:
     return "unknown"
 
 
-def decode_image(data: bytes) -> np.ndarray:
-    """One uploaded slice as (H, W, 3) uint8."""
+def _read_slices(folder: Path, files: list[Path]) -> tuple[list[Volume], list[Problem]]:
+    reader = SliceImageReader()
+    volumes, problems = reader.read(InputItem(reader, folder, Path(), files))
+    # Name problems by the uploaded name, not by the private temp path.
+    return volumes, [(Path(file).name, reason) for file, reason in problems]
+
+
+def decode_image(data: bytes) -> Volume:
+    """One uploaded slice as a one-slice volume."""
     kind = sniff(data)
-    if kind not in ("png", "jpg", "tif"):
+    if kind not in IMAGE_KINDS:
         raise UploadError("expected a PNG, JPEG or TIFF image", status=415)
     with tempfile.TemporaryDirectory(prefix="brainseg-") as folder:
         path = Path(folder) / f"upload.{kind}"
         path.write_bytes(data)
-        try:
-            return as_rgb(read_image(path))
-        except ImageReadError as exc:
-            raise UploadError(f"image could not be decoded: {exc}") from None
+        volumes, problems = _read_slices(Path(folder), [path])
+    if problems:
+        raise UploadError(f"image could not be decoded: {problems[0][1]}")
+    return volumes[0]
 
 
-def decode_nifti(data: bytes):
-    """(slices (S, H, W, 3) uint8, nibabel image) from NIfTI bytes."""
-    from brainseg.errors import BrainsegError
-    from brainseg.inference.nifti import load_nifti
-
+def decode_volume(data: bytes) -> tuple[list[Volume], list[Problem]]:
+    """A NIfTI volume, or a zip of one patient's slices (grouped by size, as ``predict``
+    does), as volumes plus one problem per unusable zip entry."""
     kind = sniff(data)
+    if kind not in VOLUME_KINDS:
+        raise UploadError("expected a NIfTI volume (.nii, .nii.gz) or a zip of slices", 415)
     with tempfile.TemporaryDirectory(prefix="brainseg-") as folder:
+        if kind == "zip":
+            files = _extract_slices(data, Path(folder))
+            volumes, problems = _read_slices(Path(folder), files)
+            if not volumes:
+                reasons = "; ".join(f"{name}: {reason}" for name, reason in problems[:3])
+                raise UploadError(f"no usable slices in the zip ({reasons})")
+            return volumes, problems
         path = Path(folder) / f"upload.{kind}"
         path.write_bytes(data)
+        reader = NiftiReader()
         try:
-            slices, image = load_nifti(path)
-            image = type(image)(np.asarray(image.dataobj), image.affine, image.header)
+            volumes, problems = reader.read(InputItem(reader, path, Path(), [path]))
         except BrainsegError as exc:
             raise UploadError(str(exc).split(": ", 1)[-1]) from None
-        except Exception:
-            raise UploadError("NIfTI voxel data could not be read") from None
-    return slices, image
+        for volume in volumes:
+            volume.source = "upload.nii.gz"
+        return volumes, problems
 
 
-def decode_zip(data: bytes) -> tuple[list[str], np.ndarray]:
-    """One patient's slices from a zip in the Kaggle naming; masks inside are skipped.
-    Entry names are only used to order slices and name outputs, never as paths."""
+def _extract_slices(data: bytes, folder: Path) -> list[Path]:
+    """Write the zip's image slices (masks and our outputs skipped) into ``folder`` under
+    their base names, in slice order. Entry names are never used as paths."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = [e for e in archive.infolist() if not e.is_dir()]
-    except (zipfile.BadZipFile, OSError):
+    except (zipfile.BadZipFile, OSError, ValueError):
         raise UploadError("zip archive is damaged") from None
     if len(entries) > MAX_ZIP_ENTRIES:
         raise UploadError(f"zip holds more than {MAX_ZIP_ENTRIES} files", status=413)
     if sum(e.file_size for e in entries) > MAX_ZIP_BYTES:
         raise UploadError("zip expands beyond the size limit", status=413)
-    slices = []
+    chosen: dict[str, zipfile.ZipInfo] = {}
     for entry in entries:
         name = PurePosixPath(entry.filename.replace("\\", "/")).name
-        path = Path(name)
-        if name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
-        if is_mask_name(path):
-            continue
-        slices.append((slice_number(path.stem), path.stem, entry))
-    if not slices:
+        if is_slice_input(Path(name)):
+            if name in chosen:
+                raise UploadError(f"zip holds two slices named {name}")
+            chosen[name] = entry
+    if not chosen:
         raise UploadError("zip holds no image slices")
-    slices.sort(key=lambda s: (s[0] is None, s[0] or 0, s[1]))
-    images = []
-    for _, stem, entry in slices:
+    files = []
+    for name in sorted(chosen, key=lambda n: slice_order_key(Path(n).stem)):
         try:
-            images.append(decode_image(archive.read(entry)))
-        except UploadError as exc:
-            raise UploadError(f"{stem}: {exc}", exc.status) from None
-        except (zipfile.BadZipFile, OSError, RuntimeError):
-            raise UploadError(f"{stem}: damaged zip entry") from None
-    if len({img.shape for img in images}) > 1:
-        raise UploadError("slices in the zip differ in size")
-    return [s[1] for s in slices], np.stack(images)
+            content = archive.read(chosen[name])
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            RuntimeError,
+            ValueError,
+            EOFError,
+            zlib.error,
+            NotImplementedError,
+        ):
+            raise UploadError(f"{Path(name).stem}: damaged zip entry") from None
+        target = folder / name
+        target.write_bytes(content)
+        files.append(target)
+    return files

@@ -200,3 +200,32 @@ class TimingCallback(L.Callback):
     def on_fit_end(self, trainer, pl_module) -> None:
         if trainer.is_global_zero:
             self.write(trainer)
+
+
+KILL_ENV = "BRAINSEG_TEST_KILL_AT"
+
+
+class KillAtBatch(L.Callback):
+    """Test-only: SIGKILL this process when training reaches (epoch, batch), so the
+    reliability tests kill at a chosen point instead of after a sleep. Enabled only by the
+    ``BRAINSEG_TEST_KILL_AT=EPOCH:BATCH`` environment variable."""
+
+    def __init__(self, epoch: int, batch: int):
+        self.epoch, self.batch = epoch, batch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.current_epoch == self.epoch and batch_idx == self.batch:
+            import os
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def kill_switch_callbacks() -> list[L.Callback]:
+    import os
+
+    spec = os.environ.get(KILL_ENV)
+    if not spec:
+        return []
+    epoch, _, batch = spec.partition(":")
+    return [KillAtBatch(int(epoch), int(batch or 0))]

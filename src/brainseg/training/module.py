@@ -15,6 +15,7 @@ import torch
 from brainseg.data.transforms import augment_batch
 from brainseg.losses import create_loss
 from brainseg.models import create_model
+from brainseg.preprocessing import normalize
 
 
 def _batch_counts(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -63,7 +64,7 @@ class SegmentationModule(L.LightningModule):
         return self.model(x)
 
     def _prepare(self, batch: dict[str, torch.Tensor], train: bool):
-        x = batch["image"].float() * batch["scale"][:, :, None, None].float()
+        x = normalize(batch["image"].float(), batch["scale"].float())
         y = batch["mask"].float()
         augment = self.config["augment"]
         if train and augment.get("enabled", True):

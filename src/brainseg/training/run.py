@@ -143,7 +143,7 @@ def _quiet_lightning() -> None:
 def _init_state(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any]:
     """Weights (fp32) from a bundle or checkpoint whose architecture matches ``model_config``."""
     from brainseg.config import DEFAULT_CONFIG, deep_merge
-    from brainseg.inference.predictor import load_model_file
+    from brainseg.models.files import load_model_file
 
     source_config, state, _ = load_model_file(Path(path))
     source_model = deep_merge(DEFAULT_CONFIG["model"], source_config.get("model", {}))
@@ -167,6 +167,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
         HistoryCallback,
         RngStateCallback,
         TimingCallback,
+        kill_switch_callbacks,
     )
     from brainseg.training.module import SegmentationModule
 
@@ -261,6 +262,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
             RngStateCallback({"sampler": sampler_rng}),
             best,
             last,
+            *kill_switch_callbacks(),
         ],
         plugins=[AtomicCheckpointIO()],
         logger=False,

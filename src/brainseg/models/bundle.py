@@ -1,45 +1,20 @@
-"""Model bundles: config + fp16 weights + metadata in one small ``.pt`` file.
-
-The shipped model lives in ``brainseg/weights/`` as package data, with its card
-(``MODEL_CARD.md``) beside it; ``predict``, ``evaluate`` and ``serve`` load it by default.
+"""Making bundles from training checkpoints: one model, or several combined into a
+logit ensemble or a weight average; and the description ``brainseg models`` prints.
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
-from brainseg.fileio import write_bytes
-from brainseg.inference.predictor import SHIPPED_MODEL, load_model_file
-
-
-def save_bundle(
-    config: dict[str, Any], state_dict: dict[str, Any], meta: dict[str, Any], out: str | Path
-) -> Path:
-    """Write a bundle with fp16 floating-point weights (integer buffers kept as they are).
-
-    Batch-norm statistics and any tensor outside fp16's range stay fp32: a running variance
-    above 65504 would become inf and silently wreck the model.
-    """
-    import torch
-
-    weights = {k: _stored(k, v) for k, v in state_dict.items()}
-    buffer = io.BytesIO()
-    torch.save({"config": config, "state_dict": weights, "meta": meta}, buffer)
-    write_bytes(out, buffer.getvalue())
-    return Path(out)
-
-
-def _stored(name: str, tensor: Any) -> Any:
-    """The tensor as the bundle stores it: fp16 where that is finite, else fp32."""
-    import torch
-
-    if not tensor.is_floating_point() or name.endswith(("running_mean", "running_var")):
-        return tensor
-    half = tensor.half()
-    return half if bool(torch.isfinite(half).all()) else tensor.float()
-
+from brainseg.errors import BrainsegError
+from brainseg.models.files import (
+    SHIPPED_CARD,
+    SHIPPED_MODEL,
+    file_sha256,
+    load_model_file,
+    save_bundle,
+)
 
 COMBINE_MODES = ("ensemble", "average")
 
@@ -53,8 +28,6 @@ def combine_models(
     makes sense for runs that share a starting point."""
     import torch
 
-    from brainseg.errors import BrainsegError
-
     if combine not in COMBINE_MODES:
         raise BrainsegError(f"combine must be one of {COMBINE_MODES}, not '{combine}'")
     loaded = [load_model_file(source) for source in sources]
@@ -64,7 +37,7 @@ def combine_models(
         return config, state, meta
 
     def architecture(cfg: dict[str, Any]) -> dict[str, Any]:
-        return {"members": 1, **cfg["model"]}
+        return {"members": 1, "arch": "unet", **cfg["model"]}
 
     if architecture(config)["members"] != 1:
         raise BrainsegError(f"{sources[0]}: already a combined model; combine single models")
@@ -110,14 +83,15 @@ def describe_shipped() -> str:
         f"{meta.get('name', SHIPPED_MODEL.stem)} (default)",
         f"  file:       {SHIPPED_MODEL} ({SHIPPED_MODEL.stat().st_size / 1e6:.1f} MB)",
         f"  version:    {meta.get('version', '?')}",
+        f"  sha256:     {file_sha256(SHIPPED_MODEL)}",
         f"  parameters: {params:,}",
-        f"  model:      U-Net x{config['model'].get('members', 1)}, features "
+        f"  model:      {config['model'].get('arch', 'unet')} x{config['model'].get('members', 1)}"
+        f", features "
         f"{config['model']['features']}, depth "
         f"{config['model']['depth']}, input {config['data']['resolution']} px, "
         f"normalization {config['data']['normalization']}",
         f"  inference:  {config.get('inference', {})}",
     ]
-    card = SHIPPED_MODEL.parent / "MODEL_CARD.md"
-    if card.exists():
-        lines += ["", card.read_text()]
+    if SHIPPED_CARD.exists():
+        lines += ["", SHIPPED_CARD.read_text()]
     return "\n".join(lines)

@@ -6,9 +6,9 @@ import torch
 
 from brainseg.cli import main
 from brainseg.config import load_config
-from brainseg.inference.bundle import save_bundle
-from brainseg.inference.predictor import Predictor, load_model_file
+from brainseg.inference.predictor import Predictor
 from brainseg.models import create_model
+from brainseg.models.files import load_model_file, load_network, save_bundle
 
 
 def _random_bundle(path, seed: int):
@@ -25,9 +25,7 @@ def two_bundles(tmp_path):
 
 
 def _logits(bundle, x):
-    config, state, _ = load_model_file(bundle)
-    net = create_model(config["model"]).eval()
-    net.load_state_dict({k: v.float() for k, v in state.items()})
+    net, _, _ = load_network(bundle)
     with torch.no_grad():
         return net(x)
 

@@ -1,4 +1,4 @@
-"""Reading slices (TIFF, PNG, JPEG) safely: sizes are checked before decoding, and every
+"""Decoding 2D slices (TIFF, PNG, JPEG) safely: sizes are checked before decoding, and every
 failure becomes a short reason string instead of an exception from deep inside a codec."""
 
 from __future__ import annotations
@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+from brainseg.io.naming import IMAGE_SUFFIXES
+
+__all__ = ["IMAGE_SUFFIXES", "MAX_PIXELS", "ImageReadError", "read_image", "slice_channels"]
+
 MAX_PIXELS = 4096 * 4096  # refuse anything larger before decoding it
 
 # tifffile logs its own complaints about corrupt files; we report one line per file instead.
@@ -77,30 +80,22 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def to_uint8(array: np.ndarray) -> np.ndarray:
-    """Bring 16-bit, float or boolean pixels into uint8 by min-max scaling (uint8 untouched)."""
-    if array.dtype == np.uint8:
-        return array
+# The Kaggle LGG channel order; a single-channel image is a FLAIR.
+RGB_SEQUENCES = ("t1", "flair", "t1c")
+
+
+def slice_channels(array: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(H, W, C) pixels and their sequence names for a decoded image: grey is FLAIR only,
+    RGB is pre-contrast, FLAIR, post-contrast (the Kaggle layout); RGBA drops its alpha."""
     if array.dtype == bool:
-        return array.astype(np.uint8) * 255
-    data = array.astype(np.float64)
-    if not np.isfinite(data).all():
-        raise ImageReadError("image contains NaN or infinite values")
-    lo, hi = float(data.min()), float(data.max())
-    if hi <= lo:
-        return np.zeros(array.shape, np.uint8)
-    return np.round((data - lo) / (hi - lo) * 255).astype(np.uint8)
-
-
-def as_rgb(array: np.ndarray) -> np.ndarray:
-    """(H, W) FLAIR-only or (H, W, 1|3|4) into (H, W, 3) uint8, as the dataset does for
-    missing sequences (FLAIR copied into every channel). RGBA drops its alpha."""
-    array = to_uint8(array)
+        array = array.astype(np.uint8) * 255
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ImageReadError(f"pixel type {array.dtype} is not numeric")
     if array.ndim == 2:
         array = array[..., None]
     channels = array.shape[2]
     if channels == 1:
-        return np.repeat(array, 3, axis=2)
+        return array, ("flair",)
     if channels in (3, 4):
-        return np.ascontiguousarray(array[..., :3])
+        return np.ascontiguousarray(array[..., :3]), RGB_SEQUENCES
     raise ImageReadError(f"unexpected channel count {channels} (expected 1 or 3)")

@@ -1,4 +1,5 @@
-"""ONNX export (dynamic batch) and an onnxruntime runner.
+"""ONNX model files: export (dynamic batch), the onnxruntime runner, the shipped INT8 file
+and the per-user cache of exports.
 
 The model's config and metadata travel inside the ONNX file (``metadata_props``), so an
 exported model predicts exactly like the checkpoint it came from.
@@ -7,6 +8,7 @@ exported model predicts exactly like the checkpoint it came from.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -15,21 +17,17 @@ import numpy as np
 
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes
+from brainseg.models.files import SHIPPED_INT8, SHIPPED_MODEL, file_digest, load_network
 
 
 def export_onnx(model: str | Path | None, out: str | Path, opset: int = 17) -> Path:
+    """Export a .pt/.ckpt model (None: the shipped one) to ONNX with its config inside."""
     import io
 
     import onnx
     import torch
 
-    from brainseg.inference.predictor import load_model_file
-    from brainseg.models import create_model
-
-    config, state, meta = load_model_file(model)
-    net = create_model(config["model"])
-    net.load_state_dict({k: v.float() for k, v in state.items()})
-    net.eval()
+    net, config, meta = load_network(model)
     res = config["data"].get("resolution") or 256
     example = torch.zeros(2, config["model"].get("in_channels", 3), res, res)
     buffer = io.BytesIO()
@@ -88,3 +86,27 @@ class OnnxRunner:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch.astype(np.float32)})[0]
+
+
+def shipped_int8() -> OnnxRunner | None:
+    """A runner for the shipped INT8 model, if present and made from the shipped bundle's
+    exact bytes (its metadata records their hash); otherwise None."""
+    if not (SHIPPED_INT8.exists() and SHIPPED_MODEL.exists()):
+        return None
+    runner = OnnxRunner(SHIPPED_INT8)
+    return runner if runner.source_sha1 == file_digest(SHIPPED_MODEL) else None
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "brainseg"
+
+
+def cached_onnx(model: Path | None) -> Path:
+    """The ONNX export of a .pt/.ckpt model, made once (locally, nothing is downloaded) and
+    kept in the user cache, keyed by the model file's content."""
+    source = model or SHIPPED_MODEL
+    target = cache_dir() / "onnx" / f"{source.stem}-{file_digest(source)}.onnx"
+    if not target.exists():
+        export_onnx(model, target)
+    return target

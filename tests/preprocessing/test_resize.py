@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from brainseg.inference.resize import resize
+from brainseg.preprocessing.resize import resize
 
 
 @pytest.mark.parametrize("src, dst", [(256, 128), (100, 64), (64, 64), (37, 128), (1, 64)])

@@ -1,0 +1,37 @@
+"""MONAI's networks in 2D, selectable by ``model.arch`` (``basicunet``, ``segresnet``).
+
+Both return logits, like the project's U-Net. ``features`` is the first level's width;
+deeper levels double it as MONAI's defaults do. ``depth`` is fixed by each network (four
+poolings for BasicUNet, three for SegResNet), so inputs must be divisible by 16 or 8.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+
+def build_basicunet(model_cfg: dict[str, Any], in_channels: int) -> nn.Module:
+    from monai.networks.nets import BasicUNet
+
+    f = int(model_cfg["features"])
+    return BasicUNet(
+        spatial_dims=2,
+        in_channels=in_channels,
+        out_channels=1,
+        features=(f, f, 2 * f, 4 * f, 8 * f, f),
+        dropout=float(model_cfg.get("dropout", 0.0)),
+    )
+
+
+def build_segresnet(model_cfg: dict[str, Any], in_channels: int) -> nn.Module:
+    from monai.networks.nets import SegResNet
+
+    return SegResNet(
+        spatial_dims=2,
+        init_filters=int(model_cfg["features"]),
+        in_channels=in_channels,
+        out_channels=1,
+        dropout_prob=float(model_cfg.get("dropout", 0.0)) or None,
+    )

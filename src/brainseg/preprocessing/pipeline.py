@@ -1,0 +1,92 @@
+"""From a ``Volume`` to network input and from network output back to the volume's grid.
+
+The same steps run in training, evaluate, predict and the service:
+
+1. channel assembly: the model's sequences in its order (pre-contrast, FLAIR,
+   post-contrast); a missing sequence is replaced by the FLAIR, as the Kaggle data does;
+2. uint8: each channel rescaled over the whole volume (``intensity.to_uint8``);
+3. resize to the model's resolution by area averaging, rounded back to uint8 (what the
+   training set holds in memory);
+4. normalisation: per-channel multipliers of the whole volume (``intensity``).
+
+Outputs (probabilities) go back to the input's slice size by bilinear interpolation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from brainseg.errors import BrainsegError
+from brainseg.io.volume import Volume
+from brainseg.preprocessing.intensity import channel_scales, normalize, to_uint8
+from brainseg.preprocessing.resize import resize
+
+MODEL_SEQUENCES = ("t1", "flair", "t1c")
+
+
+def assemble_channels(volume: Volume, sequences: tuple[str, ...] = MODEL_SEQUENCES) -> np.ndarray:
+    """uint8 slices (S, H, W, len(sequences)), FLAIR standing in for a missing sequence."""
+    if "flair" not in volume.channels:
+        raise BrainsegError(f"{volume.source}: no FLAIR channel (has {', '.join(volume.channels)})")
+    by_name = {name: i for i, name in enumerate(volume.channels)}
+    converted: dict[int, np.ndarray] = {}
+
+    def channel(name: str) -> np.ndarray:
+        index = by_name.get(name, by_name["flair"])
+        if index not in converted:
+            converted[index] = to_uint8(volume.array[..., index])
+        return converted[index]
+
+    return np.stack([channel(name) for name in sequences], axis=-1)
+
+
+def resize_slices(slices: np.ndarray, resolution: int | None) -> np.ndarray:
+    """uint8 slices (N, H, W, C) -> uint8 (N, C, R, R): area-averaged and rounded, exactly as
+    the training set stores them."""
+    x = slices.transpose(0, 3, 1, 2)
+    if not resolution or x.shape[-2:] == (resolution, resolution):
+        return np.ascontiguousarray(x)
+    small = resize(x.astype(np.float32), (resolution, resolution), "area")
+    return np.round(small).astype(np.uint8)
+
+
+def resize_masks(masks: np.ndarray, resolution: int | None) -> np.ndarray:
+    """Binary masks (N, H, W) -> (N, 1, R, R) uint8: area-averaged, kept where >= 0.5."""
+    m = np.asarray(masks, np.uint8)[:, None]
+    if not resolution or m.shape[-2:] == (resolution, resolution):
+        return m
+    small = resize(m.astype(np.float32), (resolution, resolution), "area")
+    return (small >= 0.5).astype(np.uint8)
+
+
+class Preprocessor:
+    """The preprocessing of one model, from the ``data`` section of its config."""
+
+    def __init__(self, data_config: dict[str, Any]):
+        self.normalization = data_config["normalization"]
+        self.resolution = data_config.get("resolution")
+
+    def slices(self, volume: Volume) -> np.ndarray:
+        """uint8 slices (S, H, W, 3) in the model's channel order."""
+        return assemble_channels(volume)
+
+    def scales(self, slices: np.ndarray) -> np.ndarray:
+        """Per-channel multipliers (3,) of the whole volume."""
+        return channel_scales(slices, self.normalization)
+
+    def resized(self, slices: np.ndarray) -> np.ndarray:
+        """uint8 slices (N, H, W, 3) -> uint8 (N, 3, R, R) at the model's resolution (what the
+        training set holds; normalisation follows on the batch)."""
+        return resize_slices(slices, self.resolution)
+
+    def network_input(self, slices: np.ndarray, scales: np.ndarray) -> np.ndarray:
+        """uint8 slices (N, H, W, 3) -> float32 network input (N, 3, R, R)."""
+        x = self.resized(slices).astype(np.float32)
+        return np.ascontiguousarray(normalize(x, scales), np.float32)
+
+    @staticmethod
+    def to_input_size(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """Network probabilities (N, 1, R, R) -> (N, H, W) at the input's slice size."""
+        return resize(probs, size, "bilinear")[:, 0]
