@@ -26,12 +26,17 @@ def build_basicunet(model_cfg: dict[str, Any], in_channels: int) -> nn.Module:
 
 
 def build_segresnet(model_cfg: dict[str, Any], in_channels: int) -> nn.Module:
+    from math import gcd
+
     from monai.networks.nets import SegResNet
 
+    features = int(model_cfg["features"])
     return SegResNet(
         spatial_dims=2,
-        init_filters=int(model_cfg["features"]),
+        init_filters=features,
         in_channels=in_channels,
         out_channels=1,
         dropout_prob=float(model_cfg.get("dropout", 0.0)) or None,
+        # MONAI's default is 8 groups, which needs a multiple of 8 features
+        norm=("GROUP", {"num_groups": gcd(features, 8)}),
     )

@@ -30,6 +30,8 @@ def assemble_channels(volume: Volume, sequences: tuple[str, ...] = MODEL_SEQUENC
     """uint8 slices (S, H, W, len(sequences)), FLAIR standing in for a missing sequence."""
     if "flair" not in volume.channels:
         raise BrainsegError(f"{volume.source}: no FLAIR channel (has {', '.join(volume.channels)})")
+    if volume.channels == sequences and volume.array.dtype == np.uint8:
+        return volume.array  # already model-ready (Kaggle slices): no copy
     by_name = {name: i for i, name in enumerate(volume.channels)}
     converted: dict[int, np.ndarray] = {}
 
@@ -42,14 +44,19 @@ def assemble_channels(volume: Volume, sequences: tuple[str, ...] = MODEL_SEQUENC
     return np.stack([channel(name) for name in sequences], axis=-1)
 
 
+def _resized_values(slices: np.ndarray, resolution: int | None) -> np.ndarray:
+    """uint8 slices (N, H, W, C) -> (N, C, R, R) area-averaged and rounded to integers: uint8
+    when no resizing is needed, else float32 holding the same integer values."""
+    x = slices.transpose(0, 3, 1, 2)
+    if not resolution or x.shape[-2:] == (resolution, resolution):
+        return x
+    return np.round(resize(x.astype(np.float32), (resolution, resolution), "area"))
+
+
 def resize_slices(slices: np.ndarray, resolution: int | None) -> np.ndarray:
     """uint8 slices (N, H, W, C) -> uint8 (N, C, R, R): area-averaged and rounded, exactly as
     the training set stores them."""
-    x = slices.transpose(0, 3, 1, 2)
-    if not resolution or x.shape[-2:] == (resolution, resolution):
-        return np.ascontiguousarray(x)
-    small = resize(x.astype(np.float32), (resolution, resolution), "area")
-    return np.round(small).astype(np.uint8)
+    return np.ascontiguousarray(_resized_values(slices, resolution), np.uint8)
 
 
 def resize_masks(masks: np.ndarray, resolution: int | None) -> np.ndarray:
@@ -83,7 +90,7 @@ class Preprocessor:
 
     def network_input(self, slices: np.ndarray, scales: np.ndarray) -> np.ndarray:
         """uint8 slices (N, H, W, 3) -> float32 network input (N, 3, R, R)."""
-        x = self.resized(slices).astype(np.float32)
+        x = _resized_values(slices, self.resolution).astype(np.float32, copy=False)
         return np.ascontiguousarray(normalize(x, scales), np.float32)
 
     @staticmethod

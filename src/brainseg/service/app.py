@@ -47,7 +47,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
-UPLOAD_ERRORS = _errors(413, 415, 422)
+UPLOAD_ERRORS = _errors(400, 413, 415, 422)  # 400: malformed multipart body
 
 
 def _b64(data: bytes) -> str:

@@ -1,0 +1,69 @@
+"""Typed config: every problem is one line naming the key; recipes extend a base file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brainseg.cli import main
+from brainseg.config import DEFAULT_CONFIG, load_config
+from brainseg.errors import BrainsegError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"train": {"lr_decay": "cosin"}}, "train.lr_decay: Input should be 'none', 'cosine'"),
+        ({"augment": {"fill_mode": "wrap"}}, "augment.fill_mode: Input should be 'nearest'"),
+        ({"train": {"epochs": "ten"}}, "train.epochs: Input should be a valid integer"),
+        ({"train": {"epocs": 3}}, "train.epocs: unknown key"),
+        ({"data": {"normalization": "zscore"}}, "data.normalization: Input should be"),
+        ({"inference": {"postprocess": "smal"}}, "inference.postprocess: unknown post-processing"),
+        ({"split": {"test": 1.5}}, "split.test: Input should be less than 1"),
+    ],
+)
+def test_bad_values_name_their_key(override, message):
+    with pytest.raises(BrainsegError) as info:
+        load_config(None, override)
+    assert message in str(info.value)
+    assert len(str(info.value).splitlines()) == 1
+
+
+def test_several_problems_one_line_each(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("train:\n  lr_decay: cosin\n  batch_size: -1\naugment:\n  fill_mode: x\n")
+    data, run = tmp_path / "data", tmp_path / "run"
+    code = main(["train", "--data", str(data), "--out", str(run), "--config", str(path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and "Traceback" not in "".join(err)
+    assert sum(str(path) in line for line in err) == 3, err
+
+
+def test_extends_merges_and_overrides(tmp_path):
+    (tmp_path / "base.yaml").write_text("seed: 1\ntrain:\n  epochs: 9\n  lr: 0.002\n")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\ntrain:\n  lr: 0.0005\n")
+    config = load_config(tmp_path / "child.yaml")
+    assert config["seed"] == 1 and config["train"]["epochs"] == 9
+    assert config["train"]["lr"] == 0.0005
+    assert config["train"]["batch_size"] == DEFAULT_CONFIG["train"]["batch_size"]
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    with pytest.raises(BrainsegError, match="loops"):
+        load_config(tmp_path / "a.yaml")
+
+
+def test_stage_recipes_resolve_to_the_shipped_values():
+    base = load_config(CONFIGS / "lgg.yaml")
+    expected = {2: (43, 45, 1e-3), 3: (44, 25, 5e-4), 4: (45, 25, 2.5e-4), 5: (46, 25, 1.25e-4)}
+    for stage, (seed, epochs, lr) in expected.items():
+        config = load_config(CONFIGS / f"lgg_stage{stage}.yaml")
+        assert (config["seed"], config["train"]["epochs"], config["train"]["lr"]) == (
+            seed,
+            epochs,
+            lr,
+        )
+        for section in ("data", "model", "loss", "augment"):
+            assert config[section] == base[section], (stage, section)
