@@ -21,7 +21,7 @@ def _boom(*args, **kwargs):
 def test_predict_reports_a_defect_as_internal(
     synth_root, tiny_bundle, tmp_path, capsys, monkeypatch
 ):
-    monkeypatch.setattr(Predictor, "segment", _boom)
+    monkeypatch.setattr(Predictor, "analyse", _boom)
     patient = next(p for p in synth_root.iterdir() if p.is_dir())
     args = ["predict", str(patient), "--out", str(tmp_path / "o"), "--model", str(tiny_bundle)]
     assert main(args) == 2

@@ -132,9 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for metrics.json, CSVs and report.html")
 
     p = add(
-        "predict", commands.cmd_predict, "Segment new scans: images, folders and NIfTI volumes."
+        "predict",
+        commands.cmd_predict,
+        "Segment new scans: images, folders, NIfTI volumes and case folders (one NIfTI per "
+        "sequence, named *_flair, *_t1, *_t1ce...; see docs/own-scans.md).",
     )
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder or .nii/.nii.gz")
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="image, folder, case folder or .nii/.nii.gz",
+    )
+    p.add_argument("--flair", metavar="FILE", help="one case named file by file: its FLAIR")
+    p.add_argument("--t1", metavar="FILE", help="with --flair: its pre-contrast T1")
+    p.add_argument("--t1c", metavar="FILE", help="with --flair: its post-contrast T1")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
     _inference_options(p)

@@ -125,6 +125,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from brainseg.inference.predict import predict
 
+    if not args.inputs and not args.flair:
+        raise BrainsegError("nothing to segment: give INPUT paths or --flair FILE")
+    if (args.t1 or args.t1c) and not args.flair:
+        raise BrainsegError("--t1 and --t1c name a case's other sequences; add --flair FILE")
     return predict(
         args.inputs,
         args.out,
@@ -136,6 +140,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         args.batch_size,
         args.device,
         args.overlay,
+        case={"flair": args.flair, "t1": args.t1, "t1c": args.t1c},
     )
 
 

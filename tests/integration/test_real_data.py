@@ -69,11 +69,10 @@ def test_nifti_prediction_matches_tiff_prediction(tmp_path):
 
     patient = sorted(p for p in root.iterdir() if p.is_dir())[0]
     volume = load_volumes(root, patients=[patient.name])[0][0]
-    # 4D NIfTI: (column, row, slice, 3 sequences), scanner-like units, non-identity affine
-    data = volume.images.transpose(2, 1, 0, 3).astype(np.float32) * 11.7 + 0.0
-    affine = np.array(
-        [[-0.94, 0, 0, 120.0], [0, 0.94, 0.05, -110.0], [0, -0.02, 5.0, -40.0], [0, 0, 0, 1]]
-    )
+    # 4D NIfTI (column, row, slice, 3 sequences) in scanner-like float units, with the
+    # affine of the training frame: 0.9 x 0.9 x 3 mm, columns toward L, rows toward P
+    data = volume.images.transpose(2, 1, 0, 3).astype(np.float32) * 11.7 + 40.0
+    affine = np.array([[-0.9, 0, 0, 120.0], [0, -0.9, 0, 110.0], [0, 0, 3.0, -40.0], [0, 0, 0, 1]])
     nib.save(nib.Nifti1Image(data, affine), tmp_path / "patient.nii.gz")
     out_nifti, out_tiff = tmp_path / "n", tmp_path / "t"
     assert main(["predict", str(tmp_path / "patient.nii.gz"), "--out", str(out_nifti)]) == 0

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from brainseg.io.readers import InputError, find_inputs, read_item, read_nifti
+from brainseg.io.inputs import find_inputs, read_item
+from brainseg.io.readers import InputError, read_nifti
 from brainseg.io.volume import Volume, frame_affine
 from brainseg.io.writers import mask_nifti_bytes
 

@@ -7,7 +7,7 @@ import pytest
 
 from brainseg.data.dataset import SliceDataset
 from brainseg.data.volumes import load_clean_volumes
-from brainseg.io.readers import find_inputs, read_item
+from brainseg.io.inputs import find_inputs, read_item
 from brainseg.preprocessing import Preprocessor, normalize
 from tests.conftest import real_data_or_skip
 

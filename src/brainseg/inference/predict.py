@@ -21,8 +21,8 @@ import numpy as np
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes, write_text
 from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor
-from brainseg.io.naming import nifti_stem
-from brainseg.io.readers import InputItem, find_inputs, read_item
+from brainseg.io.inputs import case_item, find_inputs, read_item
+from brainseg.io.readers import InputItem
 from brainseg.io.volume import Volume
 from brainseg.io.writers import png_bytes, write_nifti_mask, write_png_mask
 
@@ -37,6 +37,16 @@ CSV_COLUMNS = [
     "lesion_present",
     "lesion_mm3",
     "seconds",
+    # quality control (brainseg.preprocessing.quality)
+    "sequences",
+    "orientation",
+    "acquisition",
+    "resliced",
+    "resampled",
+    "spacing_mm",
+    "intensity",
+    "warnings",
+    "notes",
 ]
 INTERNAL_ERROR = "internal error in brainseg, please report it (details: --verbose)"
 
@@ -70,11 +80,13 @@ class Runner:
             print(f"{file}: {reason}", file=sys.stderr)
             rows.append({"input": file, "error": reason})
         for volume in volumes:
-            masks = self.predictor.segment(volume)
+            result = self.predictor.analyse(volume)
+            if result.qc["warnings"]:
+                print(f"{volume.source}: warning: {result.qc['warnings']}", file=sys.stderr)
             if volume.geometry:
-                rows.append(self._write_volume(item, volume, masks))
+                rows.append(self._write_volume(item, volume, result.masks) | result.qc)
             else:
-                rows += self._write_slices(item, volume, masks)
+                rows += [r | result.qc for r in self._write_slices(item, volume, result.masks)]
         done = [r for r in rows if "error" not in r]
         slices = sum(r["slices"] for r in done)
         for r in done:
@@ -109,7 +121,7 @@ class Runner:
         return rows
 
     def _write_volume(self, item: InputItem, volume: Volume, masks: np.ndarray) -> dict:
-        target = self._target(self.out / item.rel / f"{nifti_stem(volume.source)}_pred.nii.gz")
+        target = self._target(self.out / item.rel / f"{item.name}_pred.nii.gz")
         write_nifti_mask(masks, volume, target)
         voxels = int(masks.sum())
         mm3 = volume.voxel_mm3
@@ -152,13 +164,19 @@ def predict(
     batch_size: int = 32,
     device: str = "cpu",
     overlay: bool = False,
+    case: dict[str, str | None] | None = None,
 ) -> int:
-    """Run the whole command; return the exit code (2 if any input failed)."""
+    """Run the whole command; return the exit code (2 if any input failed). ``case`` names
+    the files of one case explicitly (``flair``, ``t1``, ``t1c``)."""
     if postprocess != "none":
         _import_in_background("scipy.ndimage")
     out = Path(out)
     _check_out(out, inputs)
     items, problems = find_inputs(inputs)
+    if case and case.get("flair"):
+        item, bad = case_item(case["flair"], case.get("t1"), case.get("t1c"))
+        items += [item] if item is not None else []
+        problems += bad
     for path, reason in problems:
         print(f"{path}: {reason}", file=sys.stderr)
     if not items:

@@ -9,6 +9,7 @@ Runtime in fp32), and the threshold, post-processing and TTA come from the model
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 from brainseg.io.volume import Volume
 from brainseg.models.files import load_network
 from brainseg.preprocessing import Preprocessor
+from brainseg.preprocessing.pipeline import Prepared
 
 ENGINES = ("auto", "onnx", "torch")
 DEFAULT_ENGINE = "auto"
@@ -25,6 +27,15 @@ ENGINE_HELP = (
     "(fp32; a .pt/.ckpt model is exported once to ~/.cache/brainseg) or torch (e.g. --device "
     "cuda)"
 )
+
+
+@dataclass
+class Segmentation:
+    """What ``Predictor.analyse`` returns for one volume."""
+
+    masks: np.ndarray  # (S, H, W) bool on the volume's own grid
+    probabilities: np.ndarray | None  # (S, H, W) float32, when asked for
+    qc: dict[str, Any]  # brainseg.preprocessing.quality.quality_record
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -80,15 +91,13 @@ class Predictor:
         with torch.inference_mode():
             return self.net(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
 
-    def predict(self, volume: Volume) -> np.ndarray:
-        """Probabilities (S, H, W) float32 on the volume's own slices."""
-        pre = self.preprocessor
-        slices = pre.slices(volume)
-        scales = pre.scales(slices)
+    def _frame_probabilities(self, prepared: Prepared) -> np.ndarray:
+        """Probabilities (S, H, W) float32 on the prepared (frame) slices."""
+        pre, slices = self.preprocessor, prepared.slices
         size = tuple(slices.shape[1:3])
         probs = np.empty(slices.shape[:3], np.float32)
         for start in range(0, len(slices), self.batch_size):
-            x = pre.network_input(slices[start : start + self.batch_size], scales)
+            x = pre.network_input(slices[start : start + self.batch_size], prepared.scales)
             prob = _sigmoid(self._logits(x))
             if self.tta:
                 flipped = self._logits(np.ascontiguousarray(x[..., ::-1]))
@@ -96,12 +105,32 @@ class Predictor:
             probs[start : start + len(x)] = pre.to_input_size(prob, size)
         return probs
 
+    def predict(self, volume: Volume) -> np.ndarray:
+        """Probabilities (S, H, W) float32 on the volume's own grid."""
+        prepared = self.preprocessor.prepare(volume)
+        return self.preprocessor.restore(self._frame_probabilities(prepared), prepared)
+
+    def analyse(
+        self, volume: Volume, postprocess: str | None = None, probabilities: bool = False
+    ) -> Segmentation:
+        """Masks on the volume's own grid, optionally its probabilities, and its QC record.
+        Threshold and post-processing act in the training frame, where they were tuned."""
+        from brainseg.postprocess import apply_postprocess
+        from brainseg.preprocessing.quality import quality_record
+
+        pre = self.preprocessor
+        prepared = pre.prepare(volume)
+        probs = self._frame_probabilities(prepared)
+        spec = self.postprocess if postprocess is None else postprocess
+        masks = apply_postprocess(probs >= self.threshold, spec)
+        if prepared.mapping is not None:
+            masks = pre.restore(masks.astype(np.float32), prepared) >= 0.5
+        native_probs = pre.restore(probs, prepared) if probabilities else None
+        return Segmentation(masks, native_probs, quality_record(volume, prepared, masks))
+
     def segment(self, volume: Volume, postprocess: str | None = None) -> np.ndarray:
         """Binary masks (S, H, W) after threshold and post-processing."""
-        from brainseg.postprocess import apply_postprocess
-
-        masks = self.predict(volume) >= self.threshold
-        return apply_postprocess(masks, self.postprocess if postprocess is None else postprocess)
+        return self.analyse(volume, postprocess).masks
 
     def predict_volume(self, images: np.ndarray) -> np.ndarray:
         """``predict`` for stacked slices (S, H, W, 3) in the Kaggle channel order."""

@@ -1,10 +1,8 @@
 """Readers: each input format is one class, found through ``READERS`` by what it accepts.
 
-``find_inputs`` turns command-line paths into work items: a NIfTI file is one item; image
-slices are grouped by folder (one patient's slices form one volume, so that 3D
-post-processing sees the whole patient) and a lone image file is an item of its own.
-``read_item`` decodes an item into volumes plus one (file, problem) line per bad file.
-Adding a format means one ``Reader`` subclass here, listed in ``READERS``, and a test.
+``brainseg.io.inputs`` turns command-line paths into work items (``InputItem``) and reads
+them with the reader each names. Adding a format means one ``Reader`` subclass (here or in
+its own module, as ``cases`` does), listed in ``READERS``, and a test.
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ import numpy as np
 
 from brainseg.errors import BrainsegError
 from brainseg.io.images import MAX_PIXELS, ImageReadError, read_image, slice_channels
-from brainseg.io.naming import is_nifti, is_slice_input, slice_order_key
+from brainseg.io.naming import is_nifti, is_slice_input, nifti_stem
 from brainseg.io.volume import Volume, frame_affine
 
 Problem = tuple[str, str]  # (file, what is wrong)
@@ -41,10 +39,16 @@ class InputItem:
     source: Path
     rel: Path
     files: list[Path] = field(default_factory=list)
+    sequences: dict[str, Path] = field(default_factory=dict)  # a case: file per sequence
 
     @property
     def kind(self) -> str:
         return self.reader.kind
+
+    @property
+    def name(self) -> str:
+        """What the outputs are named after: the case folder, or the file without suffix."""
+        return self.source.name if self.sequences else nifti_stem(self.source)
 
 
 class Reader:
@@ -94,11 +98,28 @@ def read_nifti(path: str | Path) -> Volume:
         raise InputError(path, f"voxel data unreadable ({type(exc).__name__})") from None
     if not (np.issubdtype(data.dtype, np.number) or data.dtype == bool):
         raise InputError(path, f"voxel type {data.dtype} is not numeric")
+    _check_affine(path, image)
     if data.ndim == 3:
         data = data[..., None]
     channels = ("t1", "flair", "t1c") if data.shape[3] == 3 else ("flair",)
     slices = np.ascontiguousarray(data.transpose(2, 1, 0, 3))  # (Z, rows=Y, cols=X, C)
     return Volume(slices, np.asarray(image.affine, float), channels, str(path), header=image.header)
+
+
+def _check_affine(path: Path, image) -> None:
+    """Refuse a volume whose voxel-to-world mapping is missing or unusable: its mask could
+    not be placed, nor the volume turned into the training frame."""
+    header = image.header
+    codes = [int(header.get(key, 0)) for key in ("qform_code", "sform_code") if key in header]
+    if codes and not any(codes):
+        raise InputError(
+            path,
+            "no orientation in the header (qform_code and sform_code are 0); "
+            "rewrite it with its affine set (e.g. nibabel, dcm2niix)",
+        )
+    affine = np.asarray(image.affine, float)
+    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-9:
+        raise InputError(path, "the affine is singular or not finite; voxels cannot be placed")
 
 
 class SliceImageReader(Reader):
@@ -135,49 +156,9 @@ class SliceImageReader(Reader):
         return volumes, problems
 
 
-# Tried in order; the first reader that accepts a file gets it.
+# Tried in order; the first reader that accepts a file gets it (``brainseg.io.inputs``).
 READERS: list[Reader] = [NiftiReader(), SliceImageReader()]
 
 
 def reader_for(path: Path) -> Reader | None:
     return next((r for r in READERS if r.accepts(path)), None)
-
-
-def find_inputs(inputs: list[str | Path]) -> tuple[list[InputItem], list[Problem]]:
-    """Work items for files and folders (searched recursively), and the paths that give none."""
-    items: list[InputItem] = []
-    problems: list[Problem] = []
-    for raw in inputs:
-        path = Path(raw)
-        if not path.exists():
-            problems.append((str(path), "no such file or folder"))
-        elif path.is_dir():
-            found = _scan_folder(path)
-            if not found:
-                problems.append((str(path), "folder holds no images or NIfTI volumes"))
-            items += found
-        elif (reader := reader_for(path)) is not None:
-            items.append(InputItem(reader, path, Path(), [path]))
-        else:
-            problems.append((str(path), f"unsupported file type '{path.suffix or path.name}'"))
-    return items, problems
-
-
-def _scan_folder(root: Path) -> list[InputItem]:
-    items, groups = [], {}
-    for file in sorted(root.rglob("*")):
-        if not file.is_file() or (reader := reader_for(file)) is None:
-            continue
-        if reader.group_by_folder:
-            groups.setdefault((file.parent, id(reader)), (reader, []))[1].append(file)
-        else:
-            items.append(InputItem(reader, file, file.parent.relative_to(root), [file]))
-    for (folder, _), (reader, files) in sorted(groups.items(), key=lambda kv: kv[0][0]):
-        files = sorted(files, key=lambda f: slice_order_key(f.stem))
-        items.append(InputItem(reader, folder, folder.relative_to(root), files))
-    return items
-
-
-def read_item(item: InputItem) -> tuple[list[Volume], list[Problem]]:
-    """Decode one work item; a problem with the whole item raises ``InputError``."""
-    return item.reader.read(item)

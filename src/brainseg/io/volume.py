@@ -30,8 +30,9 @@ def frame_affine(spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.nd
 @dataclass
 class Volume:
     """Voxels (S, H, W, C), their affine, the sequence of each channel and where they came
-    from. ``slice_names`` name per-slice outputs; ``header`` keeps the source NIfTI header so
-    masks are written with the same geometry codes."""
+        from. ``slice_names`` name per-slice outputs; ``header`` keeps the source NIfTI header so
+        masks are written with the same geometry codes; ``notes`` say what a reader changed (e.g.
+    a sequence resampled onto the FLAIR grid) for the quality-control record."""
 
     array: np.ndarray
     affine: np.ndarray
@@ -40,6 +41,7 @@ class Volume:
     slice_names: list[str] = field(default_factory=list)
     geometry: bool = True
     header: Any = None
+    notes: list[str] = field(default_factory=list)  # what a reader did that QC should report
 
     def __post_init__(self) -> None:
         if self.array.ndim != 4 or self.array.shape[3] != len(self.channels):

@@ -18,22 +18,55 @@ from brainseg.errors import BrainsegError
 MODES = ("scale255", "volume")
 
 
+BACKGROUND_FRACTION = 0.1  # a constant value on this share of voxels is the background
+
+
+def background_value(data: np.ndarray) -> float | None:
+    """The constant background of a volume, if it has one: the volume's minimum or its
+    corner value, whichever covers more voxels, when that is at least 10% of them
+    (skull-stripped, z-scored and masked volumes). Both candidates move with any affine
+    change of the intensities, so the choice does not depend on units."""
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        return None
+    corner = data.flat[0]
+    candidates = {float(finite.min())}
+    if np.isfinite(corner):
+        candidates.add(float(corner))
+    counts = {value: int(np.count_nonzero(finite == value)) for value in candidates}
+    value = max(counts, key=counts.get)
+    return value if counts[value] >= BACKGROUND_FRACTION * finite.size else None
+
+
 def to_uint8(channel: np.ndarray) -> np.ndarray:
-    """One channel of a volume (any shape, any numeric type) into uint8: kept as it is if
-    already uint8, else negative values clipped to 0 and divided by the 99.9th percentile of
-    the positive voxels of the whole volume (so scanner units do not matter)."""
+    """One channel of a volume (any shape, any numeric type, any units) into uint8 that does
+    not depend on the units: kept as it is if already uint8; else the constant background
+    (``background_value``) and NaN become 0, and the other voxels map linearly from their
+    0.5th percentile (1) to their 99.9th (255). Scanner units, int16 or float, z-scored
+    volumes with negative values, background at 0 or at the minimum all give the same
+    result for the same anatomy: any affine change a*v + b (a > 0) of the input leaves the
+    output unchanged."""
     if channel.dtype == np.uint8:
         return channel
     if channel.dtype == bool:
         return channel.astype(np.uint8) * 255
     with np.errstate(over="ignore", invalid="ignore"):
-        data = np.nan_to_num(channel.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    data = np.clip(data, 0, None)
-    positive = data[data > 0]
-    top = float(np.percentile(positive, 99.9)) if positive.size else 0.0
-    if top <= 0:
+        data = channel.astype(np.float32)
+    data[~np.isfinite(data)] = np.nan
+    background = background_value(data)
+    foreground = np.isfinite(data)
+    if background is not None:
+        foreground &= data != background
+    values = data[foreground]
+    if values.size == 0:
         return np.zeros(data.shape, np.uint8)
-    return np.clip(np.round(data / top * 255), 0, 255).astype(np.uint8)
+    low, high = (float(v) for v in np.percentile(values, [0.5, 99.9]))
+    if high <= low:
+        return np.where(foreground, np.uint8(255), np.uint8(0)).astype(np.uint8)
+    scaled = 1 + (np.nan_to_num(data, nan=low) - low) * (254 / (high - low))
+    out = np.clip(np.round(scaled), 1, 255).astype(np.uint8)
+    out[~foreground] = 0
+    return out
 
 
 def channel_scales(images: np.ndarray, mode: str) -> np.ndarray:

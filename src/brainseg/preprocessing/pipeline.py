@@ -4,22 +4,28 @@ The same steps run in training, evaluate, predict and the service:
 
 1. channel assembly: the model's sequences in its order (pre-contrast, FLAIR,
    post-contrast); a missing sequence is replaced by the FLAIR, as the Kaggle data does;
-2. uint8: each channel rescaled over the whole volume (``intensity.to_uint8``);
-3. resize to the model's resolution by area averaging, rounded back to uint8 (what the
+2. uint8: each channel rescaled over the whole volume, whatever its units
+   (``intensity.to_uint8``);
+3. for a volume with geometry (NIfTI, DICOM): into the training frame, axial LPS slices of
+   256 x 256 at 0.9 mm (``geometry.to_frame``); 2D images are taken as already in it;
+4. resize to the model's resolution by area averaging, rounded back to uint8 (what the
    training set holds in memory);
-4. normalisation: per-channel multipliers of the whole volume (``intensity``).
+5. normalisation: per-channel multipliers of the whole volume (``intensity``).
 
-Outputs (probabilities) go back to the input's slice size by bilinear interpolation.
+Outputs (probabilities) go back to the frame's slice size by bilinear interpolation, then
+onto the input's own grid (``geometry.from_frame``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from brainseg.errors import BrainsegError
 from brainseg.io.volume import Volume
+from brainseg.preprocessing.geometry import FrameMapping, from_frame, to_frame
 from brainseg.preprocessing.intensity import channel_scales, normalize, to_uint8
 from brainseg.preprocessing.resize import resize
 
@@ -68,6 +74,17 @@ def resize_masks(masks: np.ndarray, resolution: int | None) -> np.ndarray:
     return (small >= 0.5).astype(np.uint8)
 
 
+@dataclass
+class Prepared:
+    """A volume made ready for the network: uint8 ``slices`` (S, H, W, 3) in the training
+    frame, the per-channel ``scales`` of the whole volume, and the ``mapping`` back to the
+    input's grid (None for 2D images, which are taken as they are)."""
+
+    slices: np.ndarray
+    scales: np.ndarray
+    mapping: FrameMapping | None
+
+
 class Preprocessor:
     """The preprocessing of one model, from the ``data`` section of its config."""
 
@@ -76,8 +93,22 @@ class Preprocessor:
         self.resolution = data_config.get("resolution")
 
     def slices(self, volume: Volume) -> np.ndarray:
-        """uint8 slices (S, H, W, 3) in the model's channel order."""
+        """uint8 slices (S, H, W, 3) in the model's channel order, on the volume's grid."""
         return assemble_channels(volume)
+
+    def prepare(self, volume: Volume) -> Prepared:
+        """Steps 1-3 and the scales of step 5 for a whole volume."""
+        slices, mapping = assemble_channels(volume), None
+        if volume.geometry:
+            slices, mapping = to_frame(volume, slices)
+        return Prepared(slices, self.scales(slices), mapping)
+
+    @staticmethod
+    def restore(values: np.ndarray, prepared: Prepared) -> np.ndarray:
+        """Frame-sized outputs (S, H, W) -> float32 on the input's own grid."""
+        if prepared.mapping is None:
+            return np.asarray(values, np.float32)
+        return from_frame(values, prepared.mapping)
 
     def scales(self, slices: np.ndarray) -> np.ndarray:
         """Per-channel multipliers (3,) of the whole volume."""
