@@ -99,6 +99,9 @@ class AugmentConfig(_Section):
     fill_mode: Literal["nearest", "constant", "reflect"] = "nearest"
     intensity_scale: float = Field(0.0, ge=0.0, lt=1.0)  # per-channel gain jitter, +-fraction
     gamma_range: float = Field(0.0, ge=0.0, lt=1.0)  # gamma jitter, +-fraction
+    # Probability that the pre- (and, independently, the post-) contrast channel of a
+    # training slice is replaced by its FLAIR: robustness to FLAIR-only and missing inputs.
+    missing_sequence: float = Field(0.0, ge=0.0, le=1.0)
 
 
 class SplitConfig(_Section):

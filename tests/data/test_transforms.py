@@ -59,3 +59,21 @@ def test_dataset_items_and_oversampling(synth_root):
     weights = ds.sample_weights(0.5)
     assert abs(float(weights[ds.has_tumor].sum()) - 0.5) < 1e-6
     assert ds.sample_weights(None) is None
+
+
+def test_missing_sequence_replaces_t1_channels_by_flair():
+    import torch
+
+    from brainseg.data.transforms import drop_sequences
+
+    images = torch.stack([torch.full((4, 4), float(c)) for c in range(3)])[None].repeat(
+        200, 1, 1, 1
+    )
+    generator = torch.Generator().manual_seed(0)
+    out = drop_sequences(images, 0.3, generator)
+    assert torch.equal(out[:, 1], images[:, 1])  # the FLAIR is never touched
+    pre = (out[:, 0] == 1).flatten(1).all(1).float().mean()
+    post = (out[:, 2] == 1).flatten(1).all(1).float().mean()
+    assert 0.2 < pre < 0.4 and 0.2 < post < 0.4
+    assert torch.equal(drop_sequences(images, 1.0)[:, 0], images[:, 1])
+    assert torch.equal(drop_sequences(images, 0.0), images)

@@ -147,3 +147,43 @@ def test_viewer_examples_and_docs(client):
     assert client.get("/v1/examples/99.png").status_code == 404
     assert client.get("/docs").status_code == 200
     assert "/v1/segment" in client.get("/openapi.json").json()["paths"]
+
+
+def _case_files(tmp_path):
+    import nibabel as nib
+
+    rng = np.random.default_rng(5)
+    data = rng.uniform(0, 300, (40, 36, 6)).astype(np.float32)
+    ras = np.diag([1.0, 1.0, 2.5, 1.0])  # stored RAS: reoriented on the server
+    files = {}
+    for name in ("c_flair.nii.gz", "c_t1.nii.gz", "c_seg.nii.gz"):
+        nib.save(nib.Nifti1Image(data, ras), tmp_path / name)
+        files[name] = (tmp_path / name).read_bytes()
+    return files, ras
+
+
+def test_case_upload_returns_mask_on_the_flair_grid(client, tmp_path):
+    import gzip
+
+    import nibabel as nib
+
+    files, ras = _case_files(tmp_path)
+    upload = [("files", (name, data, "application/gzip")) for name, data in files.items()]
+    response = client.post("/v1/segment/case", files=upload)
+    assert response.status_code == 200, response.text
+    mask = nib.Nifti1Image.from_bytes(gzip.decompress(response.content))
+    assert mask.shape == (40, 36, 6) and np.allclose(mask.affine, ras)
+    summary = client.post("/v1/segment/case?format=json", files=upload).json()
+    assert summary["qc"]["sequences"] == "flair+t1" and summary["qc"]["orientation"] == "RAS"
+
+
+def test_case_upload_without_flair_is_one_clear_line(client, tmp_path):
+    files, _ = _case_files(tmp_path)
+    upload = [("files", ("c_t1.nii.gz", files["c_t1.nii.gz"], "application/gzip"))]
+    response = client.post("/v1/segment/case", files=upload)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("case has no FLAIR file")
+    bad = client.post(
+        "/v1/segment/case", files=[("files", ("x_flair.png", b"\x89PNG\r\n\x1a\n", "image/png"))]
+    )
+    assert bad.status_code == 415 and "x_flair.png" in bad.json()["detail"]

@@ -4,7 +4,9 @@ Keras ``ImageDataGenerator`` semantics, as in the seed: rotation and shear range
 degrees, shifts as fractions of the size, zoom as ``[1 - z, 1 + z]``, horizontal flips, and
 ``nearest`` fill (edge pixels repeat). The mask uses nearest-neighbour sampling, so it stays
 binary and aligned with its image. Optional per-channel intensity scale and gamma jitter
-make the model robust to the brightness differences between scanners.
+make the model robust to the brightness differences between scanners. Missing-sequence
+augmentation replaces the pre- or post-contrast channel by the FLAIR, as the Kaggle data
+itself does when a sequence is missing and as prediction does for a FLAIR-only scan.
 """
 
 from __future__ import annotations
@@ -67,4 +69,21 @@ def augment_batch(
     if gamma_jitter > 0:
         gamma = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * gamma_jitter
         images = images.clamp_min(0).pow(gamma.to(images.device, images.dtype))
+    missing = cfg.get("missing_sequence", 0.0)
+    if missing > 0:
+        images = drop_sequences(images, missing, generator)
     return images, masks
+
+
+def drop_sequences(
+    images: torch.Tensor, probability: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """(N, 3, H, W) in the model's order (pre-contrast, FLAIR, post-contrast): each of the
+    two T1 channels is replaced by the FLAIR with ``probability``, independently."""
+    draw = torch.rand(images.shape[0], 2, generator=generator).to(images.device)
+    replace = draw < probability
+    flair = images[:, 1:2]
+    out = images.clone()
+    out[:, 0:1] = torch.where(replace[:, 0, None, None, None], flair, images[:, 0:1])
+    out[:, 2:3] = torch.where(replace[:, 1, None, None, None], flair, images[:, 2:3])
+    return out

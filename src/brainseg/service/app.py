@@ -29,7 +29,7 @@ from brainseg import __version__
 from brainseg.errors import BrainsegError
 from brainseg.io.volume import Volume
 from brainseg.io.writers import mask_nifti_bytes, mask_png_bytes, png_bytes
-from brainseg.service.uploads import UploadError, decode_image, decode_volume
+from brainseg.service.uploads import UploadError, decode_case, decode_image, decode_volume
 
 STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLES = 4
@@ -185,7 +185,17 @@ def create_app(
     def segment_volume(data: bytes, want_json: bool) -> tuple[dict[str, Any], bytes, str]:
         start = time.perf_counter()
         volumes, problems = decode_volume(data)
-        masks = [state["predictor"].segment(volume) for volume in volumes]
+        return segment_volumes(volumes, problems, want_json, start)
+
+    def segment_case(uploads: list[tuple[str, bytes]], want_json: bool):
+        start = time.perf_counter()
+        return segment_volumes([decode_case(uploads)], [], want_json, start)
+
+    def segment_volumes(
+        volumes: list[Volume], problems: list, want_json: bool, start: float
+    ) -> tuple[dict[str, Any], bytes, str]:
+        results = [state["predictor"].analyse(volume) for volume in volumes]
+        masks = [result.masks for result in results]
         voxels = sum(int(m.sum()) for m in masks)
         nifti = volumes[0].geometry
         mm3 = volumes[0].voxel_mm3
@@ -197,6 +207,7 @@ def create_app(
             "lesion_mm3": round(voxels * mm3, 3) if mm3 else None,
             "per_slice_pixels": [int(s.sum()) for m in masks for s in m],
             "problems": [f"{name}: {reason}" for name, reason in problems],
+            "qc": results[0].qc,
             "timing_ms": round((time.perf_counter() - start) * 1000, 1),
         }
         if want_json:
@@ -234,6 +245,31 @@ def create_app(
         summary, payload, media = await anyio.to_thread.run_sync(
             segment_volume, data, format == "json", limiter=limiter
         )
+        return volume_response(summary, payload, media, format)
+
+    @app.post(
+        "/v1/segment/case",
+        summary="Segment one case: NIfTI files named by sequence (FLAIR required), any orientation",
+        responses={200: volume_files, **UPLOAD_ERRORS},
+    )
+    async def case(
+        files: list[UploadFile] = File(
+            ...,
+            description="the case's NIfTI files, named like predict's case folders: *_flair "
+            "(required; a lone unnamed file is taken as the FLAIR), *_t1, *_t1ce; labels "
+            "and other sequences are skipped",
+        ),
+        format: str = Query("file", pattern="^(file|json)$"),
+    ) -> dict[str, Any]:
+        uploads = [(upload.filename or "", await read_upload(upload)) for upload in files]
+        if sum(len(data) for _, data in uploads) > max_bytes:
+            raise UploadError(f"upload exceeds {max_upload_mb:g} MB", status=413)
+        summary, payload, media = await anyio.to_thread.run_sync(
+            segment_case, uploads, format == "json", limiter=limiter
+        )
+        return volume_response(summary, payload, media, format)
+
+    def volume_response(summary: dict[str, Any], payload: bytes, media: str, format: str):
         if format == "json":
             return summary
         headers = {
@@ -283,9 +319,14 @@ def _require_non_empty_files(app: FastAPI) -> None:
                 routes=app.routes,
             )
             for component in spec.get("components", {}).get("schemas", {}).values():
-                file_field = component.get("properties", {}).get("file")
+                properties = component.get("properties", {})
+                file_field = properties.get("file")
                 if file_field and file_field.get("type") == "string":
                     file_field["minLength"] = 1
+                files_field = properties.get("files")
+                if files_field and files_field.get("type") == "array":
+                    files_field["minItems"] = 1
+                    files_field.get("items", {})["minLength"] = 1
             app.openapi_schema = spec
         return app.openapi_schema
 

@@ -134,3 +134,44 @@ def _extract_slices(data: bytes, folder: Path) -> list[Path]:
         target.write_bytes(content)
         files.append(target)
     return files
+
+
+def decode_case(uploads: list[tuple[str, bytes]]) -> Volume:
+    """One case from several NIfTI uploads named by sequence (``*_flair``, ``*_t1``,
+    ``*_t1ce``...: the rules of ``brainseg predict``; a lone unnamed file is the FLAIR).
+    The upload names only choose the sequence; they are never used as paths."""
+    from brainseg.io.cases import case_sequences, read_case
+    from brainseg.io.sequences import FLAIR, LABEL, sequence_of
+
+    if not uploads:
+        raise UploadError("no files: upload the FLAIR, and optionally T1 and T1c")
+    with tempfile.TemporaryDirectory(prefix="brainseg-") as folder:
+        paths, names = [], {}
+        for index, (name, data) in enumerate(uploads):
+            base = PurePosixPath(name.replace("\\", "/")).name or f"file{index}"
+            kind = sniff(data)
+            if kind not in ("nii", "nii.gz"):
+                raise UploadError(f"{base}: expected a NIfTI file (.nii, .nii.gz)", status=415)
+            sequence = sequence_of(base)
+            if sequence is None and len(uploads) == 1:
+                sequence = FLAIR
+            if sequence in (None, LABEL) or sequence == "ignored":
+                continue  # labels, unused sequences and unnamed extras are skipped
+            path = Path(folder) / f"upload{index}_{sequence}.{kind}"
+            path.write_bytes(data)
+            paths.append(path)
+            names[path.name] = base
+        sequences, problems = case_sequences(paths)
+        if problems:
+            reason = problems[0][1]
+            for private, public in names.items():
+                reason = reason.replace(private, public)
+            raise UploadError(reason.replace("case folder", "case"))
+        try:
+            volume = read_case(sequences, "upload")
+        except BrainsegError as exc:
+            message = str(exc)
+            for private, public in names.items():
+                message = message.replace(str(Path(folder) / private), public)
+            raise UploadError(message) from None
+    return volume
