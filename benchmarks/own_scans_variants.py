@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--exclude", help="split JSON: skip its train patients")
     parser.add_argument("--out", required=True)
     parser.add_argument("--brainseg", default=f"{sys.executable} -m brainseg")
+    parser.add_argument("--model", help="model file (default: the shipped model)")
     args = parser.parse_args()
     from brainseg.data.volumes import load_clean_volumes
 
@@ -78,6 +79,7 @@ def main() -> None:
             nib.save(variants(patient.images)[name], folder / f"{patient.patient}.nii.gz")
         result = out / "pred" / f"v{index}"
         command = [*args.brainseg.split(), "predict", str(folder), "--out", str(result)]
+        command += ["--model", args.model] if args.model else []
         subprocess.run(command, check=False, capture_output=True)
         scores = []
         for patient in patients:

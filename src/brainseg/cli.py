@@ -146,6 +146,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flair", metavar="FILE", help="one case named file by file: its FLAIR")
     p.add_argument("--t1", metavar="FILE", help="with --flair: its pre-contrast T1")
     p.add_argument("--t1c", metavar="FILE", help="with --flair: its post-contrast T1")
+    p.add_argument(
+        "--flair-series", metavar="UID", help="DICOM: the SeriesInstanceUID of the FLAIR"
+    )
+    p.add_argument(
+        "--save-probabilities",
+        action="store_true",
+        help="also write <name>_prob.nii.gz (float tumour probability on the input grid)",
+    )
+    p.add_argument(
+        "--num-parts", type=int, default=1, help="split the cases into N parts (cluster jobs)"
+    )
+    p.add_argument("--part-id", type=int, default=0, help="which part this job runs (0..N-1)")
+    p.add_argument(
+        "--skip-existing", action="store_true", help="skip cases whose outputs all exist"
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
     _inference_options(p)
@@ -221,12 +236,25 @@ class _TracebackFilter(logging.Filter):
 _FILTER = _TracebackFilter()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record, not at set-up (a
+    caller, or a test, may have redirected it since)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _setup_logging(verbose: bool) -> None:
     """brainseg's log goes to stderr: warnings always; details and tracebacks of internal
     errors with --verbose (or BRAINSEG_DEBUG=1)."""
     logger = logging.getLogger("brainseg")
     if not any(_FILTER in h.filters for h in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         handler.addFilter(_FILTER)
         logger.addHandler(handler)

@@ -123,6 +123,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from brainseg.inference.batch import Batch
     from brainseg.inference.predict import predict
 
     if not args.inputs and not args.flair:
@@ -141,6 +142,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         args.device,
         args.overlay,
         case={"flair": args.flair, "t1": args.t1, "t1c": args.t1c},
+        batch=Batch(args.num_parts, args.part_id, args.skip_existing),
+        save_probabilities=args.save_probabilities,
+        flair_series=args.flair_series,
     )
 
 

@@ -17,3 +17,9 @@ class DataProblemsError(BrainsegError):
     def __init__(self, problems: list[dict[str, str]]):
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the data")
+
+
+class NothingToDoError(BrainsegError):
+    """Every input failed: the lines above say why; exit code 2, like a partial failure."""
+
+    exit_code = 2

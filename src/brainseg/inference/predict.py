@@ -1,10 +1,14 @@
 """``brainseg predict``: masks for new scans, with no ground truth needed.
 
-Inputs are found and decoded by the I/O layer (``brainseg.io.readers``). Outputs:
+Inputs are found and decoded by the I/O layer (``brainseg.io.inputs``). Outputs:
 ``<rel>/<stem>_pred.png`` per slice (uint8, 0 and 255, at the input's size), optionally
-``<stem>_overlay.png``, ``<name>_pred.nii.gz`` for NIfTI, and ``predictions.csv`` with one row
-per slice or volume. A bad input costs one stderr line; the others are still processed. A
-defect in brainseg itself is reported as such, with its traceback in the log.
+``<stem>_overlay.png``; ``<name>_pred.nii.gz`` for a volume or case, on its own grid, with
+``<name>_seg.dcm`` (DICOM-SEG) for DICOM and ``<name>_prob.nii.gz`` with
+``--save-probabilities``; and ``predictions.csv`` with one row per slice or case (QC, lesion
+volume, model identity, timings). A bad input costs one stderr line; the others are still
+processed. A defect in brainseg itself is reported as such, with its traceback in the log.
+Cluster runs split the cases with ``--num-parts/--part-id`` and resume with
+``--skip-existing`` (``brainseg.inference.batch``).
 """
 
 from __future__ import annotations
@@ -18,13 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-from brainseg.errors import BrainsegError
+from brainseg.errors import BrainsegError, NothingToDoError
 from brainseg.fileio import write_bytes, write_text
-from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor
+from brainseg.inference.batch import Batch
+from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor, Segmentation
 from brainseg.io.inputs import case_item, find_inputs, read_item
 from brainseg.io.readers import InputItem
 from brainseg.io.volume import Volume
-from brainseg.io.writers import png_bytes, write_nifti_mask, write_png_mask
+from brainseg.io.writers import (
+    png_bytes,
+    write_nifti_mask,
+    write_nifti_probabilities,
+    write_png_mask,
+)
 
 log = logging.getLogger("brainseg")
 
@@ -36,7 +46,11 @@ CSV_COLUMNS = [
     "lesion_pixels",
     "lesion_present",
     "lesion_mm3",
+    "lesion_ml",
     "seconds",
+    "model",
+    "model_version",
+    "model_sha256",
     # quality control (brainseg.preprocessing.quality)
     "sequences",
     "orientation",
@@ -64,8 +78,28 @@ def _check_out(out: Path, inputs: list[str]) -> None:
 class Runner:
     """Segments work items one by one and writes their outputs."""
 
-    def __init__(self, predictor: Predictor, out: Path, overlay: bool, inputs: set[Path]):
+    def __init__(
+        self,
+        predictor: Predictor,
+        out: Path,
+        overlay: bool,
+        inputs: set[Path],
+        probabilities: bool = False,
+    ):
         self.predictor, self.out, self.overlay, self.inputs = predictor, out, overlay, inputs
+        self.probabilities = probabilities
+
+    def outputs(self, item: InputItem) -> list[Path]:
+        """The files a finished item has (atomic writes: present means complete)."""
+        folder = self.out / item.rel
+        if item.kind == "image":
+            return [folder / f"{f.stem}_pred.png" for f in item.files]
+        paths = [folder / f"{item.name}_pred.nii.gz"]
+        if item.kind == "dicom":
+            paths.append(folder / f"{item.name}_seg.dcm")
+        if self.probabilities:
+            paths.append(folder / f"{item.name}_prob.nii.gz")
+        return paths
 
     def _target(self, target: Path) -> Path:
         if target.resolve() in self.inputs:
@@ -80,11 +114,11 @@ class Runner:
             print(f"{file}: {reason}", file=sys.stderr)
             rows.append({"input": file, "error": reason})
         for volume in volumes:
-            result = self.predictor.analyse(volume)
+            result = self.predictor.analyse(volume, probabilities=self.probabilities)
             if result.qc["warnings"]:
                 print(f"{volume.source}: warning: {result.qc['warnings']}", file=sys.stderr)
             if volume.geometry:
-                rows.append(self._write_volume(item, volume, result.masks) | result.qc)
+                rows.append(self._write_volume(item, volume, result) | result.qc)
             else:
                 rows += [r | result.qc for r in self._write_slices(item, volume, result.masks)]
         done = [r for r in rows if "error" not in r]
@@ -120,9 +154,18 @@ class Runner:
             )
         return rows
 
-    def _write_volume(self, item: InputItem, volume: Volume, masks: np.ndarray) -> dict:
-        target = self._target(self.out / item.rel / f"{item.name}_pred.nii.gz")
-        write_nifti_mask(masks, volume, target)
+    def _write_volume(self, item: InputItem, volume: Volume, result: Segmentation) -> dict:
+        masks = result.masks
+        target, *others = self.outputs(item)
+        write_nifti_mask(masks, volume, self._target(target))
+        if item.kind == "dicom":
+            from brainseg.io.dicom_seg import write_dicom_seg
+
+            seg = self._target(self.out / item.rel / f"{item.name}_seg.dcm")
+            write_dicom_seg(masks, volume.slice_files, self.predictor.describe(), seg)
+        if result.probabilities is not None:
+            prob = self._target(self.out / item.rel / f"{item.name}_prob.nii.gz")
+            write_nifti_probabilities(result.probabilities, volume, prob)
         voxels = int(masks.sum())
         mm3 = volume.voxel_mm3
         return {
@@ -133,6 +176,7 @@ class Runner:
             "lesion_pixels": voxels,
             "lesion_present": voxels > 0,
             "lesion_mm3": round(voxels * mm3, 3) if mm3 else "",
+            "lesion_ml": round(voxels * mm3 / 1000, 4) if mm3 else "",
         }
 
 
@@ -165,22 +209,34 @@ def predict(
     device: str = "cpu",
     overlay: bool = False,
     case: dict[str, str | None] | None = None,
+    batch: Batch | None = None,
+    save_probabilities: bool = False,
+    flair_series: str | None = None,
 ) -> int:
     """Run the whole command; return the exit code (2 if any input failed). ``case`` names
-    the files of one case explicitly (``flair``, ``t1``, ``t1c``)."""
+    the files of one case explicitly (``flair``, ``t1``, ``t1c``); ``batch`` selects this
+    job's part of the cases and whether finished ones are skipped."""
     if postprocess != "none":
         _import_in_background("scipy.ndimage")
     out = Path(out)
+    batch = batch or Batch()
     _check_out(out, inputs)
-    items, problems = find_inputs(inputs)
+    notices: list = []
+    items, problems = find_inputs(inputs, flair_series, notices)
     if case and case.get("flair"):
         item, bad = case_item(case["flair"], case.get("t1"), case.get("t1c"))
         items += [item] if item is not None else []
         problems += bad
     for path, reason in problems:
         print(f"{path}: {reason}", file=sys.stderr)
+    for path, reason in notices:
+        print(f"{path}: warning: {reason}", file=sys.stderr)
+    items = batch.part(items)
+    if not items and not problems:
+        print(f"{out}: part {batch.part_id} of {batch.num_parts} holds no cases")
+        return 0
     if not items:
-        raise BrainsegError("no usable inputs")
+        raise NothingToDoError("no usable inputs")
     predictor = Predictor(
         model,
         engine=engine,
@@ -190,17 +246,19 @@ def predict(
         threshold=threshold,
         postprocess=postprocess,
     )
+    identity = predictor.model_identity()
     input_files = {f.resolve() for item in items for f in item.files}
-    runner = Runner(predictor, out, overlay, input_files)
-    rows = []
-    iterator = items
-    if sys.stderr.isatty() and len(items) > 1:
+    runner = Runner(predictor, out, overlay, input_files, save_probabilities)
+    summary = out / batch.csv_name
+    rows, todo = batch.skip_finished(items, runner.outputs, summary)
+    iterator = todo
+    if sys.stderr.isatty() and len(todo) > 1:
         from tqdm import tqdm
 
-        iterator = tqdm(items, desc="predict", unit="input")
+        iterator = tqdm(todo, desc="predict", unit="input")
     for item in iterator:
         try:
-            rows += runner.run(item)
+            rows += [row | identity for row in runner.run(item)]
         except BrainsegError as exc:  # the input's fault: one line, go on
             line = str(exc) if str(exc).startswith(str(item.source)) else f"{item.source}: {exc}"
             print(line, file=sys.stderr)
@@ -209,11 +267,13 @@ def predict(
             log.exception("predict failed on %s", item.source)
             print(f"{item.source}: {INTERNAL_ERROR}", file=sys.stderr)
             rows.append({"input": str(item.source), "error": INTERNAL_ERROR})
-    good = [r for r in rows if "error" not in r]
-    write_text(out / "predictions.csv", _rows_csv(rows))
+    good = [r for r in rows if not r.get("error")]
+    write_text(summary, _rows_csv(rows))
     failed = len(rows) - len(good) + len(problems)
+    skipped = len(items) - len(todo)
     print(
-        f"{out}: {len(good)} prediction(s) written, {failed} input(s) failed; "
-        f"summary in {out / 'predictions.csv'}"
+        f"{out}: {len(good)} prediction(s) written"
+        + (f" ({skipped} case(s) already done, skipped)" if skipped else "")
+        + f", {failed} input(s) failed; summary in {summary}"
     )
     return 2 if failed else 0

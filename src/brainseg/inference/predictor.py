@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from brainseg.io.volume import Volume
-from brainseg.models.files import load_network
+from brainseg.models.files import file_sha256, load_network, resolve_model_path
 from brainseg.preprocessing import Preprocessor
 from brainseg.preprocessing.pipeline import Prepared
 
@@ -67,6 +67,7 @@ class Predictor:
             if runner is None and (path is None or path.suffix != ".onnx"):
                 path = cached_onnx(path)
             self.runner = runner or OnnxRunner(path)
+            self.model_file = self.runner.path
             self.config, self.meta = self.runner.config, self.runner.meta
             if self.runner.quantized:
                 self.engine = "onnx-int8"
@@ -74,6 +75,7 @@ class Predictor:
             import torch
 
             self.net, self.config, self.meta = load_network(path)
+            self.model_file = resolve_model_path(path)
             self.device = torch.device(device)
             self.net.to(self.device)
         inference = self.config.get("inference", {})
@@ -139,6 +141,14 @@ class Predictor:
     def segment_volume(self, images: np.ndarray, postprocess: str | None = None) -> np.ndarray:
         """``segment`` for stacked slices (S, H, W, 3) in the Kaggle channel order."""
         return self.segment(Volume.from_slices(images), postprocess)
+
+    def model_identity(self) -> dict[str, str]:
+        """Name, version and sha256 of the weight file actually run (predictions.csv)."""
+        return {
+            "model": str(self.meta.get("name", "model")),
+            "model_version": str(self.meta.get("version", "?")),
+            "model_sha256": file_sha256(Path(self.model_file)),
+        }
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -9,6 +9,9 @@ The rules, in order (docs/own-scans.md):
   skipped);
 - image slices are grouped by folder: one patient's slices form one volume, so that 3D
   post-processing sees the whole patient; a lone image file is an item of its own;
+- DICOM files (with or without a ``.dcm`` suffix) are grouped into series and studies: one
+  study is one case, its FLAIR and T1 series recognised from their descriptions
+  (``brainseg.io.dicom``) unless ``flair_series`` names the FLAIR's SeriesInstanceUID;
 - folders are searched recursively, so a folder of case folders is a batch of cases.
 
 A problem with one case (no FLAIR, two FLAIRs) is one (path, reason) line; the other
@@ -20,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from brainseg.io.cases import CaseReader, case_sequences
+from brainseg.io.dicom import dicom_studies, is_dicom_file
 from brainseg.io.naming import OUTPUT_SUFFIXES, is_nifti, nifti_stem, slice_order_key
 from brainseg.io.readers import InputItem, NiftiReader, Problem, reader_for
 from brainseg.io.sequences import FLAIR, LABEL, T1, T1C, sequence_of
@@ -28,8 +32,11 @@ from brainseg.io.volume import Volume
 CASE_READER = CaseReader()
 
 
-def find_inputs(inputs: list[str | Path]) -> tuple[list[InputItem], list[Problem]]:
-    """Work items for files and folders (searched recursively), and the paths that give none."""
+def find_inputs(
+    inputs: list[str | Path], flair_series: str | None = None, notices: list | None = None
+) -> tuple[list[InputItem], list[Problem]]:
+    """Work items for files and folders (searched recursively), and the paths that give none.
+    ``notices`` collects what was skipped on purpose (non-image DICOM objects)."""
     items: list[InputItem] = []
     problems: list[Problem] = []
     for raw in inputs:
@@ -37,7 +44,7 @@ def find_inputs(inputs: list[str | Path]) -> tuple[list[InputItem], list[Problem
         if not path.exists():
             problems.append((str(path), "no such file or folder"))
         elif path.is_dir():
-            found, bad = _scan_folder(path)
+            found, bad = _scan_folder(path, flair_series, notices)
             if not found and not bad:
                 problems.append((str(path), "folder holds no images or NIfTI volumes"))
             items += found
@@ -66,16 +73,21 @@ def _is_own_output(path: Path) -> bool:
     return stem.endswith(OUTPUT_SUFFIXES) or stem.endswith("_prob")
 
 
-def _scan_folder(root: Path) -> tuple[list[InputItem], list[Problem]]:
+def _scan_folder(
+    root: Path, flair_series: str | None = None, notices: list | None = None
+) -> tuple[list[InputItem], list[Problem]]:
     items: list[InputItem] = []
     problems: list[Problem] = []
     slice_groups: dict[Path, list[Path]] = {}
     nifti_groups: dict[Path, list[Path]] = {}
+    dicom_files: list[Path] = []
     for file in sorted(root.rglob("*")):
         if not file.is_file() or file.name.startswith(".") or _is_own_output(file):
             continue
         reader = reader_for(file)
         if reader is None:
+            if is_dicom_file(file):
+                dicom_files.append(file)
             continue
         if isinstance(reader, NiftiReader):
             nifti_groups.setdefault(file.parent, []).append(file)
@@ -90,6 +102,10 @@ def _scan_folder(root: Path) -> tuple[list[InputItem], list[Problem]]:
     for folder, files in sorted(slice_groups.items()):
         files = sorted(files, key=lambda f: slice_order_key(f.stem))
         items.append(InputItem(reader_for(files[0]), folder, folder.relative_to(root), files))
+    if dicom_files:
+        found, bad = dicom_studies(root, dicom_files, flair_series, notices)
+        items += found
+        problems += bad
     return items, problems
 
 

@@ -64,6 +64,7 @@ class OnnxRunner:
         path = Path(path)
         if not path.exists():
             raise BrainsegError(f"{path}: ONNX model not found")
+        self.path = path
         options = ort.SessionOptions()
         options.log_severity_level = 3
         # Idle pool threads would spin between runs and slow the numpy work in between.

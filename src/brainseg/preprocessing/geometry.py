@@ -48,6 +48,7 @@ class FrameMapping:
     reoriented_shape: tuple[int, int, int]  # (slices, rows, cols) after reorientation
     reoriented_spacing: tuple[float, float, float]  # (col, row, slice) mm after it
     centre: tuple[float, float] | None  # (row, col) in reoriented pixels; None: not resampled
+    extent_mm: float = 0.0  # largest in-plane size of the signal (head or brain)
 
     @property
     def resliced(self) -> bool:
@@ -148,6 +149,7 @@ def to_frame(volume: Volume, slices: np.ndarray) -> tuple[np.ndarray, FrameMappi
         tuple(reoriented.shape[:3]),
         new_spacing,
         None,
+        max(head_extent_mm(reoriented[..., 1], (new_spacing[1], new_spacing[0]))),
     )
     col_mm, row_mm = new_spacing[0], new_spacing[1]
     h, w = reoriented.shape[1:3]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from brainseg.io.volume import Volume
-from brainseg.preprocessing.geometry import FRAME_PIXEL_MM, FRAME_SIZE, head_extent_mm
+from brainseg.preprocessing.geometry import FRAME_PIXEL_MM, FRAME_SIZE
 from brainseg.preprocessing.intensity import background_value
 from brainseg.preprocessing.pipeline import Prepared
 
@@ -29,6 +29,7 @@ NO_SIGNAL = "no brain-like signal found"
 EMPTY_MASK = "empty mask on a volume with brain signal: no lesion found (check the input)"
 MIN_SIGNAL_FRACTION = 0.01  # of the frame's pixels, FLAIR clearly above background
 MIN_EXTENT_MM = 90.0  # a brain without skull is about 140 mm wide
+MAX_EXTENT_FACTOR = 1.08  # Kaggle heads span 200-230 mm of the 230 mm frame
 
 
 def _intensity(volume: Volume) -> str:
@@ -80,16 +81,15 @@ def quality_record(volume: Volume, prepared: Prepared, masks: np.ndarray) -> dic
                 f"oblique acquisition ({mapping.obliquity_deg:.0f} degrees off the axes): "
                 "taken along its nearest axes"
             )
-        rows_mm, cols_mm = head_extent_mm(prepared.slices[..., 1], (FRAME_PIXEL_MM,) * 2)
         frame_mm = FRAME_SIZE * FRAME_PIXEL_MM
-        if max(rows_mm, cols_mm) >= 0.99 * frame_mm:
+        if mapping.extent_mm > MAX_EXTENT_FACTOR * frame_mm:
             warnings.append(
-                f"field of view unlike the training data: the head fills the whole "
-                f"{frame_mm:.0f} mm frame (cropped, or noise outside the head)"
+                f"field of view unlike the training data: signal spans {mapping.extent_mm:.0f} "
+                f"mm, more than the {frame_mm:.0f} mm training frame (cropped to it)"
             )
-        elif 0 < max(rows_mm, cols_mm) < MIN_EXTENT_MM:
+        elif 0 < mapping.extent_mm < MIN_EXTENT_MM:
             warnings.append(
-                f"field of view unlike the training data: only {max(rows_mm, cols_mm):.0f} mm "
+                f"field of view unlike the training data: only {mapping.extent_mm:.0f} mm "
                 "of signal across"
             )
     signal = _has_signal(prepared)

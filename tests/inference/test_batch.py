@@ -1,0 +1,85 @@
+"""Cluster-scale prediction: --num-parts/--part-id split the cases into disjoint parts whose
+union is everything, and --skip-existing after a kill finishes only what was missing."""
+
+from __future__ import annotations
+
+import csv
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from brainseg.cli import main
+from tests.conftest import real_data_or_skip
+
+
+def _rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def _done_patients(out):
+    return {p.name for p in out.iterdir() if p.is_dir() and any(p.glob("*_pred.png"))}
+
+
+@pytest.mark.realdata
+def test_three_parts_cover_the_80_patients_and_resume_after_a_kill(tmp_path, tiny_bundle, capsys):
+    root = real_data_or_skip()
+    patients = {p.name for p in root.iterdir() if p.is_dir()}
+    out = tmp_path / "out"
+    parts = []
+    for part in range(3):
+        args = ["predict", str(root), "--out", str(out), "--model", str(tiny_bundle)]
+        assert main([*args, "--num-parts", "3", "--part-id", str(part)]) == 0
+        rows = _rows(out / f"predictions_part{part}of3.csv")
+        parts.append({r["input"].split("/")[-2] for r in rows})
+    assert sum(len(p) for p in parts) == len(patients)  # disjoint ...
+    assert set().union(*parts) == patients  # ... and complete
+    assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
+    # A job killed part-way leaves some cases done and others not (writes are atomic, so
+    # a present file is complete): remove the outputs of four patients of part 1.
+    victims = sorted(parts[1])[:4]
+    kept = sorted(parts[1] - set(victims))[0]
+    before = {p: p.stat().st_mtime_ns for p in (out / kept).glob("*_pred.png")}
+    for victim in victims:
+        for path in (out / victim).glob("*_pred.png"):
+            path.unlink()
+    capsys.readouterr()
+    args = ["predict", str(root), "--out", str(out), "--model", str(tiny_bundle)]
+    assert main([*args, "--num-parts", "3", "--part-id", "1", "--skip-existing"]) == 0
+    summary = capsys.readouterr().out
+    assert f"({len(parts[1]) - 4} case(s) already done, skipped)" in summary
+    assert {p.stat().st_mtime_ns for p in (out / kept).glob("*_pred.png")} == set(before.values())
+    assert _done_patients(out) == patients
+    rows = _rows(out / "predictions_part1of3.csv")
+    assert {r["input"].split("/")[-2] for r in rows} == parts[1]
+
+
+def test_part_id_out_of_range_is_one_line(tmp_path, synth_root, tiny_bundle, capsys):
+    args = ["predict", str(synth_root), "--out", str(tmp_path), "--model", str(tiny_bundle)]
+    assert main([*args, "--num-parts", "2", "--part-id", "2"]) == 1
+    assert "--part-id must be in 0..1 for --num-parts 2, not 2" in capsys.readouterr().err
+
+
+def test_probabilities_are_saved_on_the_input_grid(tmp_path, tiny_bundle):
+    rng = np.random.default_rng(0)
+    data = rng.uniform(0, 500, (30, 26, 5)).astype(np.float32)
+    affine = np.diag([1.1, -1.0, 3.0, 1.0])
+    nib.save(nib.Nifti1Image(data, affine), tmp_path / "scan.nii.gz")
+    out = tmp_path / "out"
+    args = [
+        "predict",
+        str(tmp_path / "scan.nii.gz"),
+        "--out",
+        str(out),
+        "--model",
+        str(tiny_bundle),
+    ]
+    assert main([*args, "--save-probabilities"]) == 0
+    prob, mask = nib.load(out / "scan_prob.nii.gz"), nib.load(out / "scan_pred.nii.gz")
+    assert prob.shape == mask.shape == data.shape and np.allclose(prob.affine, affine)
+    values = np.asarray(prob.dataobj)
+    assert values.dtype == np.float32 and 0 <= values.min() and values.max() <= 1
+    # the threshold of the probabilities is the mask, up to the frame round trip
+    agree = ((values >= 0.5) == np.asarray(mask.dataobj).astype(bool)).mean()
+    assert agree > 0.95
