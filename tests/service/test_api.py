@@ -187,3 +187,39 @@ def test_case_upload_without_flair_is_one_clear_line(client, tmp_path):
         "/v1/segment/case", files=[("files", ("x_flair.png", b"\x89PNG\r\n\x1a\n", "image/png"))]
     )
     assert bad.status_code == 415 and "x_flair.png" in bad.json()["detail"]
+
+
+def test_zipped_dicom_series_returns_mask_and_dicom_seg(client, tmp_path):
+    import gzip
+    import io
+    import zipfile
+
+    import highdicom as hd
+    import nibabel as nib
+
+    from tests.io.dicom_series import write_series
+
+    rng = np.random.default_rng(3)
+    slices = rng.uniform(0, 600, (5, 30, 28)).astype(np.float32)
+    affine = np.array([[-1.0, 0, 0, 20], [0, -1.0, 0, 20], [0, 0, 2.5, 0], [0, 0, 0, 1]])
+    uids = write_series(tmp_path / "series", slices, affine, "AX FLAIR", 4, 1)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in (tmp_path / "series").iterdir():
+            archive.write(path, f"DICOM/{path.name}")
+    upload = {"file": ("series.zip", buffer.getvalue(), "application/zip")}
+    response = client.post("/v1/segment/volume", files=upload)
+    assert response.status_code == 200, response.text
+    mask = nib.Nifti1Image.from_bytes(gzip.decompress(response.content))
+    assert mask.shape == (28, 30, 5) and np.allclose(mask.affine, affine)
+    seg = client.post("/v1/segment/volume?format=dicom-seg", files=upload)
+    assert seg.status_code == 200 and seg.headers["content-type"] == "application/dicom"
+    dataset = hd.seg.segread(io.BytesIO(seg.content))
+    referenced = {
+        item.DerivationImageSequence[0].SourceImageSequence[0].ReferencedSOPInstanceUID
+        for item in dataset.PerFrameFunctionalGroupsSequence
+    }
+    assert referenced == set(uids)
+    nifti = {"file": ("x.nii.gz", gzip.compress(mask.to_bytes()), "application/gzip")}
+    refused = client.post("/v1/segment/volume?format=dicom-seg", files=nifti)
+    assert refused.status_code == 422 and "needs a DICOM upload" in refused.json()["detail"]

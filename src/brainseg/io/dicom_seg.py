@@ -15,15 +15,19 @@ from brainseg.fileio import write_bytes
 SEGMENT_LABEL = "FLAIR abnormality"
 
 
-def dicom_seg_bytes(masks: np.ndarray, slice_files: list[str], model: dict[str, Any]) -> bytes:
-    """(S, H, W) binary masks, slice k on ``slice_files[k]``, as DICOM-SEG bytes."""
+def dicom_seg_bytes(masks: np.ndarray, slice_files: list, model: dict[str, Any]) -> bytes:
+    """(S, H, W) binary masks, slice k on ``slice_files[k]`` (a path, or its header already
+    read), as DICOM-SEG bytes."""
     import io
 
     import highdicom as hd
     import pydicom
     from pydicom.sr.codedict import codes
 
-    sources = [pydicom.dcmread(f, stop_before_pixels=True) for f in slice_files]
+    sources = [
+        f if isinstance(f, pydicom.Dataset) else pydicom.dcmread(f, stop_before_pixels=True)
+        for f in slice_files
+    ]
     algorithm = hd.AlgorithmIdentificationSequence(
         name=f"brainseg {model.get('name', 'model')}",
         family=codes.DCM.ArtificialIntelligence,

@@ -42,7 +42,8 @@ class Volume:
     geometry: bool = True
     header: Any = None
     notes: list[str] = field(default_factory=list)  # what a reader did that QC should report
-    slice_files: list[str] = field(default_factory=list)  # DICOM: the file behind each slice
+    # DICOM: the file behind each slice (or its header, read into memory)
+    slice_files: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.array.ndim != 4 or self.array.shape[3] != len(self.channels):

@@ -182,25 +182,28 @@ def create_app(
             result[key] = _b64(result[key])
         return result
 
-    def segment_volume(data: bytes, want_json: bool) -> tuple[dict[str, Any], bytes, str]:
+    def segment_volume(data: bytes, answer: str) -> tuple[dict[str, Any], bytes, str]:
         start = time.perf_counter()
         volumes, problems = decode_volume(data)
-        return segment_volumes(volumes, problems, want_json, start)
+        return segment_volumes(volumes, problems, answer, start)
 
-    def segment_case(uploads: list[tuple[str, bytes]], want_json: bool):
+    def segment_case(uploads: list[tuple[str, bytes]], answer: str):
         start = time.perf_counter()
-        return segment_volumes([decode_case(uploads)], [], want_json, start)
+        return segment_volumes([decode_case(uploads)], [], answer, start)
 
     def segment_volumes(
-        volumes: list[Volume], problems: list, want_json: bool, start: float
+        volumes: list[Volume], problems: list, answer: str, start: float
     ) -> tuple[dict[str, Any], bytes, str]:
+        if answer == "dicom-seg" and not volumes[0].slice_files:
+            raise UploadError("format=dicom-seg needs a DICOM upload (a zipped series)")
         results = [state["predictor"].analyse(volume) for volume in volumes]
         masks = [result.masks for result in results]
         voxels = sum(int(m.sum()) for m in masks)
         nifti = volumes[0].geometry
         mm3 = volumes[0].voxel_mm3
+        dicom = bool(volumes[0].slice_files)
         summary = {
-            "kind": "nifti" if nifti else "zip",
+            "kind": "dicom" if dicom else "nifti" if nifti else "zip",
             "slices": sum(len(m) for m in masks),
             "lesion_voxels": voxels,
             "lesion_present": voxels > 0,
@@ -210,13 +213,18 @@ def create_app(
             "qc": results[0].qc,
             "timing_ms": round((time.perf_counter() - start) * 1000, 1),
         }
-        if want_json:
+        if answer == "dicom-seg":
+            from brainseg.io.dicom_seg import dicom_seg_bytes
+
+            seg = dicom_seg_bytes(masks[0], volumes[0].slice_files, state["predictor"].describe())
+            return summary, seg, "application/dicom"
+        if answer == "json":
             summary["images_png"] = [
                 _b64(png_bytes(s)) for volume in volumes for s in flair_slices(volume)
             ]
             summary["masks_png"] = [_b64(mask_png_bytes(s)) for m in masks for s in m]
             return summary, b"", ""
-        if nifti:
+        if nifti or dicom:
             return summary, mask_nifti_bytes(masks[0], volumes[0]), "application/gzip"
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -229,21 +237,25 @@ def create_app(
         "content": {
             "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            "application/dicom": {"schema": {"type": "string", "format": "binary"}},
         }
     }
 
     @app.post(
         "/v1/segment/volume",
-        summary="Segment a NIfTI volume or a zip of one patient's slices",
+        summary="Segment a NIfTI volume, a zipped DICOM series or a zip of one patient's "
+        "slices; format=dicom-seg answers a DICOM upload with a DICOM-SEG",
         responses={200: volume_files, **UPLOAD_ERRORS},
     )
     async def volume(
-        file: UploadFile = File(..., description="NIfTI or zip of slices (not empty)"),
-        format: str = Query("file", pattern="^(file|json)$"),
+        file: UploadFile = File(
+            ..., description="NIfTI, zipped DICOM series or zip of slices (not empty)"
+        ),
+        format: str = Query("file", pattern="^(file|json|dicom-seg)$"),
     ) -> dict[str, Any]:
         data = await read_upload(file)
         summary, payload, media = await anyio.to_thread.run_sync(
-            segment_volume, data, format == "json", limiter=limiter
+            segment_volume, data, format, limiter=limiter
         )
         return volume_response(summary, payload, media, format)
 
@@ -265,7 +277,7 @@ def create_app(
         if sum(len(data) for _, data in uploads) > max_bytes:
             raise UploadError(f"upload exceeds {max_upload_mb:g} MB", status=413)
         summary, payload, media = await anyio.to_thread.run_sync(
-            segment_case, uploads, format == "json", limiter=limiter
+            segment_case, uploads, format, limiter=limiter
         )
         return volume_response(summary, payload, media, format)
 
@@ -279,7 +291,9 @@ def create_app(
             "X-Lesion-mm3": "" if summary["lesion_mm3"] is None else str(summary["lesion_mm3"]),
             "X-Problems": str(len(summary["problems"])),
             "Content-Disposition": "attachment; filename="
-            + ("mask.nii.gz" if media == "application/gzip" else "masks.zip"),
+            + {"application/gzip": "mask.nii.gz", "application/dicom": "seg.dcm"}.get(
+                media, "masks.zip"
+            ),
         }
         return Response(payload, media_type=media, headers=headers)
 

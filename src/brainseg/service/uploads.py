@@ -76,6 +76,8 @@ def decode_volume(data: bytes) -> tuple[list[Volume], list[Problem]]:
     if kind not in VOLUME_KINDS:
         raise UploadError("expected a NIfTI volume (.nii, .nii.gz) or a zip of slices", 415)
     with tempfile.TemporaryDirectory(prefix="brainseg-") as folder:
+        if kind == "zip" and _holds_dicom(data):
+            return _read_dicom_zip(data, Path(folder)), []
         if kind == "zip":
             files = _extract_slices(data, Path(folder))
             volumes, problems = _read_slices(Path(folder), files)
@@ -95,9 +97,7 @@ def decode_volume(data: bytes) -> tuple[list[Volume], list[Problem]]:
         return volumes, problems
 
 
-def _extract_slices(data: bytes, folder: Path) -> list[Path]:
-    """Write the zip's image slices (masks and our outputs skipped) into ``folder`` under
-    their base names, in slice order. Entry names are never used as paths."""
+def _entries(data: bytes) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         entries = [e for e in archive.infolist() if not e.is_dir()]
@@ -107,6 +107,57 @@ def _extract_slices(data: bytes, folder: Path) -> list[Path]:
         raise UploadError(f"zip holds more than {MAX_ZIP_ENTRIES} files", status=413)
     if sum(e.file_size for e in entries) > MAX_ZIP_BYTES:
         raise UploadError("zip expands beyond the size limit", status=413)
+    return archive, entries
+
+
+def _holds_dicom(data: bytes) -> bool:
+    """Any entry that starts like a DICOM Part 10 file ('DICM' at byte 128)."""
+    archive, entries = _entries(data)
+    for entry in entries[:MAX_ZIP_ENTRIES]:
+        try:
+            with archive.open(entry) as f:
+                if f.read(132)[128:132] == b"DICM":
+                    return True
+        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError, zlib.error):
+            continue
+    return False
+
+
+def _read_dicom_zip(data: bytes, folder: Path) -> list[Volume]:
+    """A zipped DICOM series (or study): read like ``predict`` reads a DICOM folder. The
+    slices' headers are kept in memory (``slice_files``) for a DICOM-SEG answer."""
+    import pydicom
+
+    from brainseg.io.dicom import dicom_studies
+
+    archive, entries = _entries(data)
+    files = []
+    for index, entry in enumerate(entries):
+        target = folder / f"entry{index:05d}"  # entry names are never used as paths
+        try:
+            target.write_bytes(archive.read(entry))
+        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError, zlib.error):
+            raise UploadError(f"{PurePosixPath(entry.filename).name}: damaged zip entry") from None
+        files.append(target)
+    items, problems = dicom_studies(folder, files)
+    if problems or len(items) != 1:
+        reasons = "; ".join(reason for _, reason in problems[:2]) or "no DICOM image series"
+        if len(items) > 1:
+            reasons = f"the zip holds {len(items)} studies; upload one"
+        raise UploadError(f"DICOM zip unusable: {reasons}")
+    try:
+        (volume,), _ = items[0].reader.read(items[0])
+    except BrainsegError as exc:
+        raise UploadError(str(exc).replace(str(folder) + "/", "")) from None
+    volume.slice_files = [pydicom.dcmread(f, stop_before_pixels=True) for f in volume.slice_files]
+    volume.source = "upload.zip"
+    return [volume]
+
+
+def _extract_slices(data: bytes, folder: Path) -> list[Path]:
+    """Write the zip's image slices (masks and our outputs skipped) into ``folder`` under
+    their base names, in slice order. Entry names are never used as paths."""
+    archive, entries = _entries(data)
     chosen: dict[str, zipfile.ZipInfo] = {}
     for entry in entries:
         name = PurePosixPath(entry.filename.replace("\\", "/")).name
