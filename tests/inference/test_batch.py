@@ -4,6 +4,10 @@ union is everything, and --skip-existing after a kill finishes only what was mis
 from __future__ import annotations
 
 import csv
+import os
+import signal
+import subprocess
+import sys
 
 import nibabel as nib
 import numpy as np
@@ -36,22 +40,24 @@ def test_three_parts_cover_the_80_patients_and_resume_after_a_kill(tmp_path, tin
     assert sum(len(p) for p in parts) == len(patients)  # disjoint ...
     assert set().union(*parts) == patients  # ... and complete
     assert max(len(p) for p in parts) - min(len(p) for p in parts) <= 1
-    # A job killed part-way leaves some cases done and others not (writes are atomic, so
-    # a present file is complete): remove the outputs of four patients of part 1.
-    victims = sorted(parts[1])[:4]
-    kept = sorted(parts[1] - set(victims))[0]
-    before = {p: p.stat().st_mtime_ns for p in (out / kept).glob("*_pred.png")}
-    for victim in victims:
-        for path in (out / victim).glob("*_pred.png"):
-            path.unlink()
-    capsys.readouterr()
-    args = ["predict", str(root), "--out", str(out), "--model", str(tiny_bundle)]
-    assert main([*args, "--num-parts", "3", "--part-id", "1", "--skip-existing"]) == 0
-    summary = capsys.readouterr().out
-    assert f"({len(parts[1]) - 4} case(s) already done, skipped)" in summary
-    assert {p.stat().st_mtime_ns for p in (out / kept).glob("*_pred.png")} == set(before.values())
-    assert _done_patients(out) == patients
-    rows = _rows(out / "predictions_part1of3.csv")
+    # Kill part 1's job for real after 5 of its cases (test-only hook), as a cluster would
+    # when a job runs out of time, then run the same command with --skip-existing.
+    out2 = tmp_path / "out2"
+    command = [sys.executable, "-m", "brainseg", "predict", str(root), "--out", str(out2)]
+    command += ["--model", str(tiny_bundle), "--num-parts", "3", "--part-id", "1"]
+    env = {**os.environ, "BRAINSEG_TEST_KILL_AFTER_CASES": "5"}
+    killed = subprocess.run(command, env=env, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
+    finished = _done_patients(out2)
+    assert len(finished) == 5 and finished <= parts[1]
+    stamps = {p: p.stat().st_mtime_ns for name in finished for p in (out2 / name).glob("*")}
+    resumed = subprocess.run([*command, "--skip-existing"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "(5 case(s) already done, skipped)" in resumed.stdout
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # finished cases untouched
+    assert _done_patients(out2) == parts[1]
+    assert not list(out2.rglob(".*.tmp"))
+    rows = _rows(out2 / "predictions_part1of3.csv")
     assert {r["input"].split("/")[-2] for r in rows} == parts[1]
 
 

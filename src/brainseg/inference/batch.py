@@ -8,12 +8,24 @@ present file is a complete one.
 from __future__ import annotations
 
 import csv
+import os
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from brainseg.errors import BrainsegError
 from brainseg.io.readers import InputItem
+
+# Test-only: SIGKILL this process after this many cases, so the resume test kills at a
+# chosen point instead of after a sleep.
+KILL_ENV = "BRAINSEG_TEST_KILL_AFTER_CASES"
+
+
+def kill_switch(cases_done: int) -> None:
+    limit = os.environ.get(KILL_ENV)
+    if limit and cases_done >= int(limit):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
@@ -57,7 +69,7 @@ class Batch:
         for item in items:
             if all(path.exists() for path in outputs(item)):
                 wanted = {str(p) for p in outputs(item)}
-                kept = [r for r in previous if r.get("output") in wanted and not r.get("error")]
+                kept = [r for r in previous if r.get("output") in wanted and r.get("model")]
                 rows += kept or [{"input": str(item.source), "output": str(outputs(item)[0])}]
             else:
                 todo.append(item)
@@ -65,8 +77,10 @@ class Batch:
 
 
 def _read_rows(path: Path) -> list[dict]:
+    """The rows of an earlier summary; a line torn by a kill (too few fields) is dropped."""
     try:
         with open(path, newline="") as f:
-            return list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            return [row for row in reader if None not in row.values()]
     except (OSError, csv.Error):
         return []

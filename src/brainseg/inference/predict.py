@@ -24,7 +24,7 @@ import numpy as np
 
 from brainseg.errors import BrainsegError, NothingToDoError
 from brainseg.fileio import write_bytes, write_text
-from brainseg.inference.batch import Batch
+from brainseg.inference.batch import Batch, kill_switch
 from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor, Segmentation
 from brainseg.io.inputs import case_item, find_inputs, read_item
 from brainseg.io.readers import InputItem
@@ -189,12 +189,24 @@ def _import_in_background(module: str) -> None:
     threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
 
 
-def _rows_csv(rows: list[dict]) -> str:
+def _rows_csv(rows: list[dict], header: bool = True) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS + ["error"], extrasaction="ignore")
-    writer.writeheader()
+    if header:
+        writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    """Progress: each finished case's rows go to the summary at once, so a killed job's
+    summary keeps them for ``--skip-existing`` (a torn last line is dropped on reading)."""
+    import os
+
+    with open(path, "a", newline="") as f:
+        f.write(_rows_csv(rows, header=False))
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def predict(
@@ -256,7 +268,10 @@ def predict(
         from tqdm import tqdm
 
         iterator = tqdm(todo, desc="predict", unit="input")
-    for item in iterator:
+    write_text(summary, _rows_csv(rows))  # the header and the cases kept from before
+    for done, item in enumerate(iterator):
+        kill_switch(done)
+        before = len(rows)
         try:
             rows += [row | identity for row in runner.run(item)]
         except BrainsegError as exc:  # the input's fault: one line, go on
@@ -267,8 +282,9 @@ def predict(
             log.exception("predict failed on %s", item.source)
             print(f"{item.source}: {INTERNAL_ERROR}", file=sys.stderr)
             rows.append({"input": str(item.source), "error": INTERNAL_ERROR})
+        _append(summary, rows[before:])
     good = [r for r in rows if not r.get("error")]
-    write_text(summary, _rows_csv(rows))
+    write_text(summary, _rows_csv(rows))  # the whole summary, rewritten atomically
     failed = len(rows) - len(good) + len(problems)
     skipped = len(items) - len(todo)
     print(
