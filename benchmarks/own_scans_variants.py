@@ -30,12 +30,43 @@ def _nifti(data: np.ndarray) -> nib.Nifti1Image:
     return nib.Nifti1Image(np.ascontiguousarray(data.transpose(axes)), FRAME)
 
 
-def variants(images: np.ndarray) -> dict[str, nib.Nifti1Image]:
+def _one_mm(values: np.ndarray, order: int) -> np.ndarray:
+    """(S, 256, 256[, C]) at 0.9 mm -> (S, 240, 240[, C]) at 1 mm, centred (a BraTS grid)."""
+    from scipy.ndimage import zoom
+
+    factors = (1, 0.9, 0.9) + (1,) * (values.ndim - 3)
+    small = zoom(values.astype(np.float32), factors, order=order)
+    pad = [(0, 0), (5, 5), (5, 5)] + [(0, 0)] * (values.ndim - 3)
+    return np.pad(small[:, :230, :230], pad)
+
+
+ONE_MM = np.array([[-1.0, 0, 0, 120.0], [0, -1.0, 0, 120.0], [0, 0, 3.0, -30.0], [0, 0, 0, 1]])
+
+
+def variants(images: np.ndarray, masks: np.ndarray) -> dict[str, tuple]:
+    """name -> (NIfTI image, truth mask (S, H, W) on that image's grid in LPS order)."""
+    from brainseg.preprocessing.brainmask import brain_mask
+
     flair = images[..., 1].astype(np.float32)
     inside = flair > 0
     zscored = np.where(inside, (flair - flair[inside].mean()) / flair[inside].std(), 0)
     canonical = _nifti(flair * 9.1 + 30)
-    return {
+    brain = brain_mask(flair, 0.9)[..., None]  # skull-stripped, background 0 as BraTS has it
+    stripped = np.where(brain, images.astype(np.float32) * 9.1 + 30, 0).astype(np.float32)
+    truth = masks.astype(bool)
+    stripped_1mm = np.where(_one_mm(brain[..., 0], 0)[..., None] > 0, _one_mm(stripped, 1), 0)
+    truth_1mm = _one_mm(masks.astype(np.float32), 0) > 0.5
+    one_mm = {
+        "1 mm grid, skull-stripped": (
+            nib.Nifti1Image(stripped_1mm.transpose(2, 1, 0, 3), ONE_MM),
+            truth_1mm,
+        ),
+        "1 mm grid, skull-stripped, FLAIR alone": (
+            nib.Nifti1Image(np.ascontiguousarray(stripped_1mm[..., 1].transpose(2, 1, 0)), ONE_MM),
+            truth_1mm,
+        ),
+    }
+    same = {
         "three sequences (4D)": _nifti(images.astype(np.float32) * 9.1 + 30),
         "FLAIR alone": canonical,
         "FLAIR stored RAS": canonical.as_reoriented(np.array([[0, -1], [1, -1], [2, 1]], float)),
@@ -43,7 +74,10 @@ def variants(images: np.ndarray) -> dict[str, nib.Nifti1Image]:
             np.array([[2, 1], [1, -1], [0, 1]], float)
         ),
         "FLAIR z-scored": _nifti(zscored.astype(np.float32)),
+        "three sequences, skull-stripped": _nifti(stripped),
+        "FLAIR alone, skull-stripped": _nifti(stripped[..., 1]),
     }
+    return {name: (image, truth) for name, image in same.items()} | one_mm
 
 
 def world(path: Path) -> np.ndarray:
@@ -64,19 +98,36 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--brainseg", default=f"{sys.executable} -m brainseg")
     parser.add_argument("--model", help="model file (default: the shipped model)")
+    parser.add_argument("--only", nargs="*", help="run the variants whose names contain these")
+    parser.add_argument("--framing", choices=["spacing", "extent"], help="override the model's")
     args = parser.parse_args()
     from brainseg.data.volumes import load_clean_volumes
+
+    if args.framing:  # the same weights with another framing, as a bundle of its own
+        from brainseg.models.files import load_model_file, save_bundle
+
+        config, state, meta = load_model_file(args.model)
+        config["data"]["framing"] = args.framing
+        args.model = str(save_bundle(config, state, meta, Path(args.out) / "framed.pt"))
 
     seen = set(json.loads(Path(args.exclude).read_text())["train"]) if args.exclude else set()
     names = sorted(p.name for p in Path(args.data).iterdir() if p.is_dir() and p.name not in seen)
     patients = load_clean_volumes(args.data, patients=names)
     out = Path(args.out)
     table: dict[str, list[float]] = {}
-    for index, (name, _) in enumerate(variants(patients[0].images).items()):
-        folder = out / "in" / f"v{index}"
-        folder.mkdir(parents=True, exist_ok=True)
-        for patient in patients:
-            nib.save(variants(patient.images)[name], folder / f"{patient.patient}.nii.gz")
+    every = list(variants(patients[0].images[:1], patients[0].masks[:1]))
+    chosen = [n for n in every if not args.only or any(o in n for o in args.only)]
+    truths: dict[tuple[str, str], np.ndarray] = {}
+    for patient in patients:  # write each patient's variants once
+        for name, (image, truth) in variants(patient.images, patient.masks).items():
+            if name in chosen:
+                folder = out / "in" / f"v{every.index(name)}"
+                folder.mkdir(parents=True, exist_ok=True)
+                nib.save(image, folder / f"{patient.patient}.nii.gz")
+                truths[name, patient.patient] = truth
+    for name in chosen:
+        folder = out / "in" / f"v{every.index(name)}"
+        index = every.index(name)
         result = out / "pred" / f"v{index}"
         command = [*args.brainseg.split(), "predict", str(folder), "--out", str(result)]
         command += ["--model", args.model] if args.model else []
@@ -84,7 +135,7 @@ def main() -> None:
         scores = []
         for patient in patients:
             path = result / f"{patient.patient}_pred.nii.gz"
-            truth = patient.masks.astype(bool)
+            truth = truths[name, patient.patient]
             scores.append(dice(world(path), truth) if path.exists() else 0.0)
         table[name] = scores
         s = np.array(scores)

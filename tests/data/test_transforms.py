@@ -77,3 +77,27 @@ def test_missing_sequence_replaces_t1_channels_by_flair():
     assert 0.2 < pre < 0.4 and 0.2 < post < 0.4
     assert torch.equal(drop_sequences(images, 1.0)[:, 0], images[:, 1])
     assert torch.equal(drop_sequences(images, 0.0), images)
+
+
+def test_skull_strip_keeps_the_brain_and_clears_outside():
+    import numpy as np
+    import torch
+
+    from brainseg.data.transforms import strip_skulls
+
+    y, x = np.mgrid[-1:1:128j, -1:1:128j]
+    head = (x / 0.8) ** 2 + (y / 0.9) ** 2 < 1
+    skull = head & ((x / 0.75) ** 2 + (y / 0.85) ** 2 > 1)  # about 6 mm thick
+    flair = np.where(skull, 3.0, np.where(head, 1.0, 0.0)).astype(np.float32)
+    images = torch.from_numpy(np.stack([flair] * 3))[None].repeat(4, 1, 1, 1)
+    masks = torch.zeros(4, 1, 128, 128)
+    masks[:, 0, 60:68, 60:68] = 1  # a lesion in the middle
+    masks[:, 0, 5:8, 60:68] = 1  # and a spurious one in the scalp
+    out, out_masks = strip_skulls(images, masks, 1.0)
+    centre = torch.from_numpy(((x / 0.5) ** 2 + (y / 0.6) ** 2 < 1).astype(bool))
+    assert bool((out[:, 1][:, centre] == 1).all())  # the brain is kept
+    assert float(out[:, 1][:, torch.from_numpy(skull)].max()) == 0.0  # the skull is gone
+    assert bool((out_masks[:, 0, 60:68, 60:68] == 1).all())
+    assert float(out_masks[:, 0, 5:8].sum()) == 0.0
+    same, same_masks = strip_skulls(images, masks, 0.0)
+    assert torch.equal(same, images) and torch.equal(same_masks, masks)

@@ -6,7 +6,9 @@ degrees, shifts as fractions of the size, zoom as ``[1 - z, 1 + z]``, horizontal
 binary and aligned with its image. Optional per-channel intensity scale and gamma jitter
 make the model robust to the brightness differences between scanners. Missing-sequence
 augmentation replaces the pre- or post-contrast channel by the FLAIR, as the Kaggle data
-itself does when a sequence is missing and as prediction does for a FLAIR-only scan.
+itself does when a sequence is missing and as prediction does for a FLAIR-only scan;
+skull-stripping augmentation keeps only a rough brain, as skull-stripped inputs (BraTS)
+look.
 """
 
 from __future__ import annotations
@@ -72,6 +74,34 @@ def augment_batch(
     missing = cfg.get("missing_sequence", 0.0)
     if missing > 0:
         images = drop_sequences(images, missing, generator)
+    strip = cfg.get("skull_strip", 0.0)
+    if strip > 0:
+        images, masks = strip_skulls(images, masks, strip, generator)
+    return images, masks
+
+
+def strip_skulls(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    probability: float,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """With ``probability`` per slice, keep only a rough brain (``brainmask``, from the
+    FLAIR) and zero the rest, as skull-stripped inputs look; the target keeps only what lies
+    inside that brain."""
+    from brainseg.preprocessing.brainmask import brain_mask
+    from brainseg.preprocessing.geometry import FRAME_PIXEL_MM, FRAME_SIZE
+
+    chosen = torch.rand(images.shape[0], generator=generator) < probability
+    if not bool(chosen.any()):
+        return images, masks
+    pixel_mm = FRAME_PIXEL_MM * FRAME_SIZE / images.shape[-1]
+    images, masks = images.clone(), masks.clone()
+    for index in torch.nonzero(chosen).flatten().tolist():
+        flair = images[index, 1].detach().float().cpu().numpy()
+        brain = torch.from_numpy(brain_mask(flair, pixel_mm)).to(images.device)
+        images[index] = images[index] * brain.to(images.dtype)
+        masks[index] = masks[index] * brain.to(masks.dtype)
     return images, masks
 
 

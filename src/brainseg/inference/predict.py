@@ -58,6 +58,7 @@ CSV_COLUMNS = [
     "resliced",
     "resampled",
     "spacing_mm",
+    "frame_mm",
     "intensity",
     "warnings",
     "notes",

@@ -32,6 +32,9 @@ FRAME_AXES = ("L", "P", "S")
 FRAME_PIXEL_MM = 0.9
 FRAME_SIZE = 256
 SPACING_TOLERANCE = 0.02
+KAGGLE_EXTENT_MM = 225.0  # median head extent in the Kaggle frames (0.1 x p99 threshold)
+HEAD_EXTENT_MM = (195.0, 240.0)  # a whole head, as in the Kaggle frames: kept at 0.9 mm
+EXTENT_SCALE = (0.5, 1.3)  # the most "extent" framing zooms a volume in or out
 OBLIQUE_DEGREES = 5.0
 _PLANES = {"S": "axial", "I": "axial", "L": "sagittal", "R": "sagittal"}
 
@@ -49,6 +52,7 @@ class FrameMapping:
     reoriented_spacing: tuple[float, float, float]  # (col, row, slice) mm after it
     centre: tuple[float, float] | None  # (row, col) in reoriented pixels; None: not resampled
     extent_mm: float = 0.0  # largest in-plane size of the signal (head or brain)
+    frame_mm: float = FRAME_PIXEL_MM  # pixel size of the frame this volume was put on
 
     @property
     def resliced(self) -> bool:
@@ -127,9 +131,16 @@ def _resample(slices: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndar
     return rows @ x @ cols.T
 
 
-def to_frame(volume: Volume, slices: np.ndarray) -> tuple[np.ndarray, FrameMapping]:
+def to_frame(
+    volume: Volume, slices: np.ndarray, framing: str = "spacing"
+) -> tuple[np.ndarray, FrameMapping]:
     """``slices`` (S, H, W, C) uint8 on ``volume``'s grid, in the model's channel order (FLAIR
-    in channel 1) -> uint8 slices in the training frame, and the mapping back."""
+    in channel 1) -> uint8 slices in the training frame, and the mapping back.
+
+    ``framing``: ``spacing`` puts every volume at the frame's 0.9 mm pixels (physical size
+    kept); ``extent`` does the same for a whole head (signal 195-240 mm across, as in the
+    Kaggle frames) but scales anything else, such as a skull-stripped brain, so that its
+    signal spans what a Kaggle head spans (225 mm; measured in docs/own-scans.md)."""
     ornt, transform = _orientation(volume)
     import nibabel.orientations as nio
 
@@ -154,6 +165,12 @@ def to_frame(volume: Volume, slices: np.ndarray) -> tuple[np.ndarray, FrameMappi
     col_mm, row_mm = new_spacing[0], new_spacing[1]
     h, w = reoriented.shape[1:3]
     close = all(abs(s / FRAME_PIXEL_MM - 1) <= SPACING_TOLERANCE for s in (col_mm, row_mm))
+    if framing == "extent" and not HEAD_EXTENT_MM[0] <= mapping.extent_mm <= HEAD_EXTENT_MM[1]:
+        scale = float(np.clip(mapping.extent_mm / KAGGLE_EXTENT_MM, *EXTENT_SCALE))
+        mapping.frame_mm = FRAME_PIXEL_MM * scale
+        close = False
+    elif framing not in ("spacing", "extent"):
+        raise ValueError(f"framing must be 'spacing' or 'extent', not {framing!r}")
     if close and (h, w) == (FRAME_SIZE, FRAME_SIZE):
         return reoriented, mapping
     mapping.centre = _head_centre(reoriented[..., 1])
@@ -167,7 +184,7 @@ def _forward_matrices(mapping: FrameMapping) -> tuple[np.ndarray, np.ndarray]:
     (_, h, w), (col_mm, row_mm, _) = mapping.reoriented_shape, mapping.reoriented_spacing
     centre_r, centre_c = mapping.centre
     half = (FRAME_SIZE - 1) / 2
-    step_r, step_c = FRAME_PIXEL_MM / row_mm, FRAME_PIXEL_MM / col_mm
+    step_r, step_c = mapping.frame_mm / row_mm, mapping.frame_mm / col_mm
     rows = _triangle_matrix(h, FRAME_SIZE, step_r, centre_r - half * step_r)
     cols = _triangle_matrix(w, FRAME_SIZE, step_c, centre_c - half * step_c)
     return rows, cols
@@ -180,7 +197,7 @@ def from_frame(values: np.ndarray, mapping: FrameMapping) -> np.ndarray:
         (_, h, w), (col_mm, row_mm, _) = mapping.reoriented_shape, mapping.reoriented_spacing
         centre_r, centre_c = mapping.centre
         half = (FRAME_SIZE - 1) / 2
-        step_r, step_c = row_mm / FRAME_PIXEL_MM, col_mm / FRAME_PIXEL_MM
+        step_r, step_c = row_mm / mapping.frame_mm, col_mm / mapping.frame_mm
         rows = _triangle_matrix(FRAME_SIZE, h, step_r, half - centre_r * step_r)
         cols = _triangle_matrix(FRAME_SIZE, w, step_c, half - centre_c * step_c)
         values = _resample(values, rows, cols)

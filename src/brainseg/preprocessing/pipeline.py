@@ -91,6 +91,8 @@ class Preprocessor:
     def __init__(self, data_config: dict[str, Any]):
         self.normalization = data_config["normalization"]
         self.resolution = data_config.get("resolution")
+        # models made before framing was a choice were measured best with "extent" too
+        self.framing = data_config.get("framing", "extent")
 
     def slices(self, volume: Volume) -> np.ndarray:
         """uint8 slices (S, H, W, 3) in the model's channel order, on the volume's grid."""
@@ -100,7 +102,7 @@ class Preprocessor:
         """Steps 1-3 and the scales of step 5 for a whole volume."""
         slices, mapping = assemble_channels(volume), None
         if volume.geometry:
-            slices, mapping = to_frame(volume, slices)
+            slices, mapping = to_frame(volume, slices, self.framing)
         return Prepared(slices, self.scales(slices), mapping)
 
     @staticmethod

@@ -5,7 +5,8 @@ one line on stderr. Fields (docs/own-scans.md):
 
 - ``sequences``: the sequences used (``flair+t1+t1c``; a missing one is replaced by FLAIR);
 - ``orientation``: the input's axis codes (``RAS``, ``LPS``, ``PIR``...), ``acquisition``:
-  the plane of its stored slices, ``resliced``, ``resampled`` and ``spacing_mm``;
+  the plane of its stored slices, ``resliced``, ``resampled``, ``spacing_mm`` and
+  ``frame_mm`` (the pixel size it was put on: 0.9 for a whole head);
 - ``intensity``: the FLAIR's type and range, and its constant background if it has one;
 - ``warnings``: "FLAIR only: expect lower Dice (see the model card)", "non-axial
   acquisition resliced to axial", "oblique acquisition", "field of view unlike the training
@@ -73,6 +74,7 @@ def quality_record(volume: Volume, prepared: Prepared, masks: np.ndarray) -> dic
             resliced=mapping.resliced,
             resampled=mapping.resampled,
             spacing_mm="x".join(f"{s:.2f}" for s in mapping.spacing),
+            frame_mm=round(mapping.frame_mm, 3),
         )
         if mapping.resliced:
             warnings.append(f"non-axial acquisition ({mapping.acquisition}) resliced to axial")
