@@ -56,28 +56,29 @@ class CaseReader(Reader):
 def read_case(sequences: dict[str, Path], source: str | Path) -> Volume:
     """The sequences on the FLAIR's grid as one volume with channels (flair[, t1][, t1c])."""
     flair = _single(read_nifti(sequences[FLAIR]), sequences[FLAIR])
-    arrays, channels, notes = [flair.array[..., 0]], [FLAIR], []
-    for name in (T1, T1C):
-        if name not in sequences:
-            continue
-        other = _single(read_nifti(sequences[name]), sequences[name])
-        same_grid = other.shape == flair.shape and np.allclose(
-            other.affine, flair.affine, atol=1e-3
-        )
-        if same_grid:
+    others = {
+        name: (_single(read_nifti(sequences[name]), sequences[name]), sequences[name])
+        for name in (T1, T1C)
+        if name in sequences
+    }
+    return on_flair_grid(flair, others, str(source))
+
+
+def on_flair_grid(flair: Volume, others: dict[str, tuple[Volume, Path]], source: str) -> Volume:
+    """One volume of the FLAIR and the other sequences (each with the path that names it in
+    messages), resampled onto the FLAIR's grid where theirs differs."""
+    arrays, channels, notes = [flair.array[..., 0]], [FLAIR], list(flair.notes)
+    for name, (other, path) in others.items():
+        if other.shape == flair.shape and np.allclose(other.affine, flair.affine, atol=1e-3):
             arrays.append(other.array[..., 0])
         else:
-            arrays.append(resample_onto(other, flair, sequences[name]))
+            arrays.append(resample_onto(other, flair, path))
             notes.append(f"{name} resampled onto the FLAIR grid")
         channels.append(name)
     volume = Volume(
-        np.stack(arrays, axis=-1),
-        flair.affine,
-        tuple(channels),
-        str(source),
-        header=flair.header,
+        np.stack(arrays, axis=-1), flair.affine, tuple(channels), source, header=flair.header
     )
-    volume.notes += notes
+    volume.notes, volume.slice_files = notes, list(flair.slice_files)
     return volume
 
 

@@ -129,24 +129,15 @@ class DicomReader(Reader):
         return False  # found per folder by brainseg.io.inputs
 
     def read(self, item: InputItem) -> tuple[list[Volume], list[Problem]]:
-        from brainseg.io.cases import resample_onto
+        from brainseg.io.cases import on_flair_grid
 
         flair = read_series(item.series[FLAIR], item.series_names[FLAIR])
-        arrays, channels, notes = [flair.array[..., 0]], [FLAIR], list(flair.notes)
-        for name in (T1, T1C):
-            if name not in item.series:
-                continue
-            other = read_series(item.series[name], item.series_names[name])
-            label = Path(item.series_names[name])
-            if other.shape == flair.shape and np.allclose(other.affine, flair.affine, atol=1e-3):
-                arrays.append(other.array[..., 0])
-            else:
-                arrays.append(resample_onto(other, flair, label))
-                notes.append(f"{name} resampled onto the FLAIR grid")
-            channels.append(name)
-        volume = Volume(np.stack(arrays, axis=-1), flair.affine, tuple(channels), item.name)
-        volume.notes, volume.slice_files = notes, flair.slice_files
-        return [volume], []
+        others = {
+            name: (read_series(item.series[name], label), Path(label))
+            for name, label in item.series_names.items()
+            if name in (T1, T1C)
+        }
+        return [on_flair_grid(flair, others, item.name)], []
 
 
 def read_series(files: list[Path], label: str) -> Volume:
