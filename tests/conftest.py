@@ -86,3 +86,21 @@ def write_rgb(path: Path, array: np.ndarray) -> None:
         Image.fromarray(array).save(path)
     else:
         tifffile.imwrite(path, array)
+
+
+def world_mask(path) -> np.ndarray:
+    """A predicted NIfTI mask read back in the training frame's storage order (LPS), so that
+    masks of the same scan stored in different orders compare voxel by voxel."""
+    import nibabel as nib
+    import nibabel.orientations as nio
+
+    image = nib.load(path)
+    to_lps = nio.ornt_transform(nio.io_orientation(image.affine), nio.axcodes2ornt("LPS"))
+    return np.asarray(image.as_reoriented(to_lps).dataobj).astype(bool)
+
+
+def dice3d(a: np.ndarray, b: np.ndarray) -> float:
+    """Dice of two masks with brainseg's own metric (1.0 when both are empty)."""
+    from brainseg.metrics import counts, dice
+
+    return dice(counts(np.asarray(a, bool), np.asarray(b, bool)))

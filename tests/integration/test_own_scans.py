@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 
 import nibabel as nib
-import nibabel.orientations as nio
 import numpy as np
 import pytest
 
 from brainseg.cli import main
 from brainseg.models.files import SHIPPED_MODEL
-from tests.conftest import real_data_or_skip
+from tests.conftest import dice3d, real_data_or_skip, world_mask
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +33,6 @@ FRAME = np.array([[-0.9, 0, 0, 115.0], [0, -0.9, 0, 115.0], [0, 0, 3.0, -30.0], 
 
 def _nifti(channel: np.ndarray, affine=FRAME) -> nib.Nifti1Image:
     return nib.Nifti1Image(np.ascontiguousarray(channel.transpose(2, 1, 0)), affine)
-
-
-def _world_mask(path) -> np.ndarray:
-    """A predicted mask read back in the training frame's storage order (LPS)."""
-    image = nib.load(path)
-    to_lps = nio.ornt_transform(nio.io_orientation(image.affine), nio.axcodes2ornt("LPS"))
-    return np.asarray(image.as_reoriented(to_lps).dataobj).astype(bool)
-
-
-def _dice(a, b) -> float:
-    total = a.sum() + b.sum()
-    return 1.0 if total == 0 else float(2 * (a & b).sum() / total)
 
 
 def _rows(out):
@@ -70,12 +57,12 @@ def test_orientation_and_units_variants_agree_in_world_space(patient, tmp_path):
         nib.save(image, inputs / f"{name}.nii.gz")
     out = tmp_path / "out"
     assert main(["predict", str(inputs), "--out", str(out)]) == 0
-    masks = {name: _world_mask(out / f"{name}_pred.nii.gz") for name in variants}
+    masks = {name: world_mask(out / f"{name}_pred.nii.gz") for name in variants}
     reference = masks["frame"]
     truth = patient.masks.transpose(2, 1, 0).astype(bool)
-    assert _dice(reference, truth) > 0.5  # FLAIR alone still finds this lesion
+    assert dice3d(reference, truth) > 0.5  # FLAIR alone still finds this lesion
     for name, mask in masks.items():
-        assert _dice(mask, reference) >= 0.98, name
+        assert dice3d(mask, reference) >= 0.98, name
     rows = {r["input"].rsplit("/", 1)[-1]: r for r in _rows(out)}
     assert rows["ras.nii.gz"]["orientation"] == "RAS"
     assert rows["sagittal.nii.gz"]["acquisition"] == "sagittal"
@@ -107,4 +94,4 @@ def test_case_folder_with_sequences_and_label(patient, tmp_path):
     assert mask.shape == patient.masks.transpose(2, 1, 0).shape
     assert np.allclose(mask.affine, FRAME)
     truth = patient.masks.transpose(2, 1, 0).astype(bool)
-    assert _dice(np.asarray(mask.dataobj).astype(bool), truth) > 0.6
+    assert dice3d(np.asarray(mask.dataobj).astype(bool), truth) > 0.6

@@ -7,13 +7,12 @@ from __future__ import annotations
 import csv
 
 import nibabel as nib
-import nibabel.orientations as nio
 import numpy as np
 import pytest
 
 from brainseg.cli import main
 from brainseg.models.files import SHIPPED_MODEL
-from tests.conftest import real_data_or_skip
+from tests.conftest import dice3d, real_data_or_skip, world_mask
 from tests.io.dicom_series import stored_values, uid, write_series
 
 FRAME = np.array([[-0.9, 0, 0, 115.0], [0, -0.9, 0, 115.0], [0, 0, 3.0, -30.0], [0, 0, 0, 1]])
@@ -34,17 +33,6 @@ def _storage(volume: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
         image = image.as_reoriented(np.array([[2, 1], [1, -1], [0, 1]], float))
     affine = image.affine if how != "oblique" else _rotation(15) @ image.affine
     return np.asarray(image.dataobj).transpose(2, 1, 0), affine
-
-
-def _world(path) -> np.ndarray:
-    image = nib.load(path)
-    to_lps = nio.ornt_transform(nio.io_orientation(image.affine), nio.axcodes2ornt("LPS"))
-    return np.asarray(image.as_reoriented(to_lps).dataobj).astype(bool)
-
-
-def _dice(a, b) -> float:
-    total = a.sum() + b.sum()
-    return 1.0 if total == 0 else float(2 * (a & b).sum() / total)
 
 
 @pytest.fixture(scope="module")
@@ -81,9 +69,12 @@ def test_dicom_series_matches_nifti_and_writes_a_seg(patient, how, tmp_path):
     out_d, out_n = tmp_path / "out_d", tmp_path / "out_n"
     assert main(["predict", str(tmp_path / "dicom"), "--out", str(out_d)]) == 0
     assert main(["predict", str(nifti), "--out", str(out_n)]) == 0
-    from_dicom, from_nifti = _world(out_d / "study_pred.nii.gz"), _world(out_n / "case_pred.nii.gz")
+    from_dicom, from_nifti = (
+        world_mask(out_d / "study_pred.nii.gz"),
+        world_mask(out_n / "case_pred.nii.gz"),
+    )
     assert from_dicom.shape == from_nifti.shape
-    assert _dice(from_dicom, from_nifti) >= 0.99, how
+    assert dice3d(from_dicom, from_nifti) >= 0.99, how
     assert from_dicom.any()
     with open(out_d / "predictions.csv") as f:
         (row,) = list(csv.DictReader(f))
