@@ -141,9 +141,9 @@ def to_frame(
     kept); ``extent`` does the same for a whole head (signal 195-240 mm across, as in the
     Kaggle frames) but scales anything else, such as a skull-stripped brain, so that its
     signal spans what a Kaggle head spans (225 mm; measured in docs/own-scans.md)."""
-    ornt, transform = _orientation(volume)
     import nibabel.orientations as nio
 
+    ornt, transform = _orientation(volume)
     codes = nio.ornt2axcodes(ornt)
     acquisition = _PLANES.get(codes[2], "coronal")
     reoriented = _apply(slices, transform)
@@ -203,11 +203,5 @@ def from_frame(values: np.ndarray, mapping: FrameMapping) -> np.ndarray:
         values = _resample(values, rows, cols)
     import nibabel.orientations as nio
 
-    back = nio.ornt_transform(nio.axcodes2ornt(FRAME_AXES), _inverse_source(mapping))
-    return _apply(values, back)
-
-
-def _inverse_source(mapping: FrameMapping) -> np.ndarray:
-    import nibabel.orientations as nio
-
-    return nio.axcodes2ornt(tuple(mapping.input_axes))
+    source = nio.axcodes2ornt(tuple(mapping.input_axes))
+    return _apply(values, nio.ornt_transform(nio.axcodes2ornt(FRAME_AXES), source))
