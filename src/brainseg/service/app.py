@@ -23,31 +23,24 @@ import numpy as np
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel
 
 from brainseg import __version__
 from brainseg.errors import BrainsegError
 from brainseg.io.volume import Volume
 from brainseg.io.writers import mask_nifti_bytes, mask_png_bytes, png_bytes
+from brainseg.service.schema import (
+    PNG,
+    UPLOAD_ERRORS,
+    VOLUME_FILES,
+    errors,
+    require_non_empty_files,
+    validation_message,
+)
 from brainseg.service.uploads import UploadError, decode_case, decode_image, decode_volume
 
 STATIC = Path(__file__).resolve().parent / "static"
 EXAMPLES = 4
 log = logging.getLogger("brainseg.service")
-
-
-class Problem(BaseModel):
-    """Every error response: one line saying what is wrong."""
-
-    detail: str
-
-
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": Problem} for code in codes}
-
-
-PNG = {"content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
-UPLOAD_ERRORS = _errors(400, 413, 415, 422)  # 400: malformed multipart body
 
 
 def _b64(data: bytes) -> str:
@@ -62,14 +55,6 @@ def _example_slice(index: int) -> np.ndarray:
     images, masks = synth_patient(rng, 9, 256)
     k = int(np.argmax(masks.reshape(9, -1).sum(1)))
     return images[k]
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
-        parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
 
 
 def create_app(
@@ -111,7 +96,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError):
-        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+        return JSONResponse({"detail": validation_message(exc)}, status_code=422)
 
     @app.exception_handler(Exception)
     async def defect(request: Request, exc: Exception):
@@ -233,19 +218,11 @@ def create_app(
                     archive.writestr(f"{name}_pred.png", mask_png_bytes(mask))
         return summary, buffer.getvalue(), "application/zip"
 
-    volume_files = {
-        "content": {
-            "application/gzip": {"schema": {"type": "string", "format": "binary"}},
-            "application/zip": {"schema": {"type": "string", "format": "binary"}},
-            "application/dicom": {"schema": {"type": "string", "format": "binary"}},
-        }
-    }
-
     @app.post(
         "/v1/segment/volume",
         summary="Segment a NIfTI volume, a zipped DICOM series or a zip of one patient's "
         "slices; format=dicom-seg answers a DICOM upload with a DICOM-SEG",
-        responses={200: volume_files, **UPLOAD_ERRORS},
+        responses={200: VOLUME_FILES, **UPLOAD_ERRORS},
     )
     async def volume(
         file: UploadFile = File(
@@ -262,7 +239,7 @@ def create_app(
     @app.post(
         "/v1/segment/case",
         summary="Segment one case: NIfTI files named by sequence (FLAIR required), any orientation",
-        responses={200: volume_files, **UPLOAD_ERRORS},
+        responses={200: VOLUME_FILES, **UPLOAD_ERRORS},
     )
     async def case(
         files: list[UploadFile] = File(
@@ -303,7 +280,7 @@ def create_app(
 
     @app.get(
         "/v1/examples/{index}.png",
-        responses={200: PNG, **_errors(404, 422)},
+        responses={200: PNG, **errors(404, 422)},
         response_class=Response,
     )
     async def example(index: int):
@@ -316,32 +293,5 @@ def create_app(
     async def viewer() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text())
 
-    _require_non_empty_files(app)
+    require_non_empty_files(app)
     return app
-
-
-def _require_non_empty_files(app: FastAPI) -> None:
-    """State in the schema what the endpoints check: an uploaded file is never empty."""
-    from fastapi.openapi.utils import get_openapi
-
-    def schema() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            spec = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            for component in spec.get("components", {}).get("schemas", {}).values():
-                properties = component.get("properties", {})
-                file_field = properties.get("file")
-                if file_field and file_field.get("type") == "string":
-                    file_field["minLength"] = 1
-                files_field = properties.get("files")
-                if files_field and files_field.get("type") == "array":
-                    files_field["minItems"] = 1
-                    files_field.get("items", {})["minLength"] = 1
-            app.openapi_schema = spec
-        return app.openapi_schema
-
-    app.openapi = schema
