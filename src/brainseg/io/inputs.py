@@ -26,7 +26,7 @@ from brainseg.io.cases import CaseReader, case_sequences
 from brainseg.io.dicom import dicom_studies, is_dicom_file
 from brainseg.io.naming import OUTPUT_SUFFIXES, is_nifti, nifti_stem, slice_order_key
 from brainseg.io.readers import InputItem, NiftiReader, Problem, reader_for
-from brainseg.io.sequences import FLAIR, LABEL, T1, T1C, sequence_of
+from brainseg.io.sequences import FLAIR, T1, T1C, sequence_of
 from brainseg.io.volume import Volume
 
 CASE_READER = CaseReader()
@@ -120,9 +120,8 @@ def _folder_volumes(root: Path, folder: Path, files: list[Path]):
         rel = folder.parent.relative_to(root) if folder != root else Path()
         return [InputItem(CASE_READER, folder, rel, list(sequences.values()), sequences)], []
     reader = reader_for(files[0])
-    singles = [f for f in files if sequence_of(f) is None]
-    rel = folder.relative_to(root)
-    return [InputItem(reader, f, rel, [f]) for f in singles if sequence_of(f) != LABEL], []
+    rel = folder.relative_to(root)  # labels and unused sequences have a name: skipped
+    return [InputItem(reader, f, rel, [f]) for f in files if sequence_of(f) is None], []
 
 
 def read_item(item: InputItem) -> tuple[list[Volume], list[Problem]]:
