@@ -104,3 +104,19 @@ def dice3d(a: np.ndarray, b: np.ndarray) -> float:
     from brainseg.metrics import counts, dice
 
     return dice(counts(np.asarray(a, bool), np.asarray(b, bool)))
+
+
+@pytest.fixture(scope="session")
+def lgg_patient():
+    """One real LGG patient with a lesion, for tests that run the shipped model on it
+    (skipped, with the reason, without ../shared or the shipped weights)."""
+    from brainseg.data.volumes import load_volumes
+    from brainseg.models.files import SHIPPED_MODEL
+
+    root = real_data_or_skip()
+    if not SHIPPED_MODEL.exists():
+        pytest.skip("no shipped model in this checkout")
+    name = sorted(p.name for p in root.iterdir() if p.is_dir())[1]
+    volume = load_volumes(root, patients=[name])[0][0]
+    assert volume.masks.any()
+    return volume

@@ -8,25 +8,9 @@ import csv
 
 import nibabel as nib
 import numpy as np
-import pytest
 
 from brainseg.cli import main
-from brainseg.models.files import SHIPPED_MODEL
-from tests.conftest import dice3d, real_data_or_skip, world_mask
-
-
-@pytest.fixture(scope="module")
-def patient():
-    root = real_data_or_skip()
-    if not SHIPPED_MODEL.exists():
-        pytest.skip("no shipped model in this checkout")
-    from brainseg.data.volumes import load_volumes
-
-    name = sorted(p.name for p in root.iterdir() if p.is_dir())[1]
-    volume = load_volumes(root, patients=[name])[0][0]
-    assert volume.masks.any()
-    return volume
-
+from tests.conftest import dice3d, world_mask
 
 FRAME = np.array([[-0.9, 0, 0, 115.0], [0, -0.9, 0, 115.0], [0, 0, 3.0, -30.0], [0, 0, 0, 1]])
 
@@ -40,8 +24,8 @@ def _rows(out):
         return list(csv.DictReader(f))
 
 
-def test_orientation_and_units_variants_agree_in_world_space(patient, tmp_path):
-    flair = patient.images[..., 1].astype(np.float32)
+def test_orientation_and_units_variants_agree_in_world_space(lgg_patient, tmp_path):
+    flair = lgg_patient.images[..., 1].astype(np.float32)
     canonical = _nifti(flair * 9.1 + 30)
     variants = {
         "frame": canonical,
@@ -59,7 +43,7 @@ def test_orientation_and_units_variants_agree_in_world_space(patient, tmp_path):
     assert main(["predict", str(inputs), "--out", str(out)]) == 0
     masks = {name: world_mask(out / f"{name}_pred.nii.gz") for name in variants}
     reference = masks["frame"]
-    truth = patient.masks.transpose(2, 1, 0).astype(bool)
+    truth = lgg_patient.masks.transpose(2, 1, 0).astype(bool)
     assert dice3d(reference, truth) > 0.5  # FLAIR alone still finds this lesion
     for name, mask in masks.items():
         assert dice3d(mask, reference) >= 0.98, name
@@ -71,17 +55,17 @@ def test_orientation_and_units_variants_agree_in_world_space(patient, tmp_path):
     assert "negative values" in rows["zscored.nii.gz"]["intensity"]
 
 
-def test_case_folder_with_sequences_and_label(patient, tmp_path):
+def test_case_folder_with_sequences_and_label(lgg_patient, tmp_path):
     case = tmp_path / "cases" / "Case_007"
     case.mkdir(parents=True)
-    images = patient.images.astype(np.float32) * 3.3
+    images = lgg_patient.images.astype(np.float32) * 3.3
     nib.save(_nifti(images[..., 1]), case / "Case_007_flair.nii.gz")
     nib.save(_nifti(images[..., 0]), case / "Case_007_t1.nii.gz")
     # post-contrast on another grid: 1 mm in-plane, shifted; resampled onto the FLAIR
     shifted = FRAME.copy()
     shifted[:3, 3] += [2.0, -1.5, 0.0]
     nib.save(_nifti(images[..., 2], shifted), case / "Case_007_t1ce.nii.gz")
-    nib.save(_nifti(patient.masks.astype(np.uint8)), case / "Case_007_seg.nii.gz")
+    nib.save(_nifti(lgg_patient.masks.astype(np.uint8)), case / "Case_007_seg.nii.gz")
     nib.save(_nifti(images[..., 1]), case / "Case_007_t2.nii.gz")
     out = tmp_path / "out"
     assert main(["predict", str(tmp_path / "cases"), "--out", str(out)]) == 0
@@ -91,7 +75,7 @@ def test_case_folder_with_sequences_and_label(patient, tmp_path):
     assert "t1c resampled onto the FLAIR grid" in row["notes"]
     assert "FLAIR only" not in row["warnings"]
     mask = nib.load(out / "Case_007_pred.nii.gz")
-    assert mask.shape == patient.masks.transpose(2, 1, 0).shape
+    assert mask.shape == lgg_patient.masks.transpose(2, 1, 0).shape
     assert np.allclose(mask.affine, FRAME)
-    truth = patient.masks.transpose(2, 1, 0).astype(bool)
+    truth = lgg_patient.masks.transpose(2, 1, 0).astype(bool)
     assert dice3d(np.asarray(mask.dataobj).astype(bool), truth) > 0.6

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from brainseg.cli import main
-from brainseg.models.files import SHIPPED_MODEL
-from tests.conftest import dice3d, real_data_or_skip, world_mask
+from tests.conftest import dice3d, world_mask
 from tests.io.dicom_series import stored_values, uid, write_series
 
 FRAME = np.array([[-0.9, 0, 0, 115.0], [0, -0.9, 0, 115.0], [0, 0, 3.0, -30.0], [0, 0, 0, 1]])
@@ -35,22 +34,11 @@ def _storage(volume: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(image.dataobj).transpose(2, 1, 0), affine
 
 
-@pytest.fixture(scope="module")
-def patient():
-    root = real_data_or_skip()
-    if not SHIPPED_MODEL.exists():
-        pytest.skip("no shipped model in this checkout")
-    from brainseg.data.volumes import load_volumes
-
-    name = sorted(p.name for p in root.iterdir() if p.is_dir())[1]
-    return load_volumes(root, patients=[name])[0][0]
-
-
 @pytest.mark.parametrize("how", ["axial", "sagittal", "oblique"])
-def test_dicom_series_matches_nifti_and_writes_a_seg(patient, how, tmp_path):
+def test_dicom_series_matches_nifti_and_writes_a_seg(lgg_patient, how, tmp_path):
     import highdicom as hd
 
-    scanner = patient.images.astype(np.float32) * 12.0 + 50.0
+    scanner = lgg_patient.images.astype(np.float32) * 12.0 + 50.0
     study = tmp_path / "dicom" / "study"
     expected_uids = None
     descriptions = {1: "AX FLAIR", 0: "T1 SE pre", 2: "T1 SE POST GAD"}
