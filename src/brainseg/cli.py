@@ -18,6 +18,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from brainseg import __version__, commands
 from brainseg.errors import BrainsegError, DataProblemsError
+from brainseg.logs import setup_logging
 
 
 def _inference_options(p: argparse.ArgumentParser) -> None:
@@ -107,6 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--devices", type=int, help="processes/GPUs per node")
     p.add_argument("--strategy", choices=["auto", "ddp"])
     p.add_argument("--precision", help="auto, 32-true, bf16-mixed or 16-mixed")
+
+    p = add(
+        "cv",
+        commands.cmd_cv,
+        "Cross-validate a recipe: one model per patient-disjoint fold, pooled out-of-fold report.",
+    )
+    p.add_argument("data", help="dataset folder")
+    p.add_argument("--out", required=True, help="cross-validation folder")
+    p.add_argument("--folds", type=int, help="number of folds (default 5)")
+    p.add_argument(
+        "--config",
+        action="append",
+        help="YAML config of a stage; repeat for chained stages (each starts from the last)",
+    )
+    p.add_argument("--fold", type=int, action="append", help="run only this fold (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue an existing --out")
+    p.add_argument("--seed", type=int, help="seed of the fold assignment (default 42)")
+    p.add_argument("--epochs", type=int, help="override every stage's epochs (smoke tests)")
+    p.add_argument("--report-only", action="store_true", help="only rewrite OUT/report")
 
     p = add(
         "evaluate", commands.cmd_evaluate, "Score a model or existing masks per slice and patient."
@@ -223,51 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
 INTERNAL_ERROR = "internal error in brainseg; please report it with the traceback"
 
 
-class _TracebackFilter(logging.Filter):
-    """Records that carry a traceback (our own defects) pass only with --verbose; the code
-    that logged them has already printed its one-line message."""
-
-    verbose = False
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self.verbose or not record.exc_info
-
-
-_FILTER = _TracebackFilter()
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is at the time of the record, not at set-up (a
-    caller, or a test, may have redirected it since)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:
-        pass
-
-
-def _setup_logging(verbose: bool) -> None:
-    """brainseg's log goes to stderr: warnings always; details and tracebacks of internal
-    errors with --verbose (or BRAINSEG_DEBUG=1)."""
-    logger = logging.getLogger("brainseg")
-    if not any(_FILTER in h.filters for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        handler.addFilter(_FILTER)
-        logger.addHandler(handler)
-        logger.propagate = False
-    _FILTER.verbose = verbose
-    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     verbose = args.verbose or bool(os.environ.get("BRAINSEG_DEBUG"))
-    _setup_logging(verbose)
+    setup_logging(verbose)
     try:
         return int(args.handler(args) or 0)
     except DataProblemsError as exc:

@@ -95,6 +95,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cv(args: argparse.Namespace) -> int:
+    from brainseg.training.cv import cross_validate, report_cv
+
+    if args.report_only:
+        metrics = report_cv(args.data, args.out)
+    else:
+        overrides = {"train": {"epochs": args.epochs}} if args.epochs else None
+        metrics = cross_validate(
+            args.data,
+            args.out,
+            args.config or [],
+            args.folds,
+            args.fold,
+            args.resume,
+            args.seed,
+            overrides,
+        )
+    if metrics is None:
+        return 0
+    head = metrics["all_sequences"]
+    low, high = head["dice_per_patient_ci95"]
+    flair = metrics["flair_only"]["dice_per_patient_mean"]
+    scope = "" if metrics["complete"] else " (partial: folds " + str(metrics["folds_done"]) + ")"
+    print(
+        f"{args.out}: {metrics['patients']} out-of-fold patients{scope}, Dice per patient mean "
+        f"{head['dice_per_patient_mean']:.4f} (95% CI {low:.4f}-{high:.4f}, median "
+        f"{head['dice_per_patient_median']:.4f}, min {head['dice_per_patient_min']:.4f}); "
+        f"FLAIR only {flair:.4f}; report: {args.out}/report/report.md"
+    )
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from brainseg.evaluation.evaluate import evaluate
 

@@ -71,7 +71,8 @@ def read_predictions(pred_dir: Path, volume: Patient) -> np.ndarray:
     return np.stack(masks)
 
 
-def _csv(rows: list[dict], columns: list[str]) -> str:
+def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
+    """CSV text of the rows' chosen columns, floats to 6 significant digits."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
@@ -80,12 +81,51 @@ def _csv(rows: list[dict], columns: list[str]) -> str:
     return buffer.getvalue()
 
 
-def _clean(obj: Any) -> Any:
+def finite_json(obj: Any) -> Any:
+    """``obj`` with NaN and infinities as None, so that metrics.json is strict JSON."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
     return obj
+
+
+def score_variants(
+    volumes: list[Patient], raw: list[np.ndarray], variants: list[str], chosen: str
+) -> tuple[dict[str, tuple[list, list, dict]], dict[str, np.ndarray]]:
+    """Score every post-processing variant of the raw masks: ``{spec: (patient rows, slice
+    rows, aggregate)}``, and the chosen variant's masks per patient (for the pictures)."""
+    results = {}
+    chosen_preds: dict[str, np.ndarray] = {}
+    for spec in variants:
+        rows, slice_rows = [], []
+        for volume, masks in zip(volumes, raw, strict=True):
+            pred = apply_postprocess(masks, spec)
+            if spec == chosen:
+                chosen_preds[volume.patient] = pred
+            p_row, s_rows = score_patient(
+                volume.patient, volume.stems, pred, volume.masks, with_hd95=spec == chosen
+            )
+            rows.append(p_row)
+            slice_rows += s_rows
+        results[spec] = (rows, slice_rows, aggregate(rows, slice_rows))
+    return results, chosen_preds
+
+
+def ablation_table(results: dict[str, tuple[list, list, dict]]) -> list[dict[str, Any]]:
+    """One row of headline numbers per post-processing variant."""
+    keys = (
+        "dice_per_patient_mean",
+        "dice_per_patient_median",
+        "dice",
+        "dice_tumor_slices_mean",
+        "empty_slice_false_positive_rate",
+    )
+    return [
+        {"postprocess": spec, **{k: agg[k] for k in keys}} for spec, (_, _, agg) in results.items()
+    ]
 
 
 def evaluate(
@@ -130,32 +170,9 @@ def evaluate(
         model_info = {"name": f"predictions from {predictions}"}
 
     variants = list(dict.fromkeys(([*ABLATION] if ablation else []) + [chosen]))
-    results = {}
-    chosen_preds: dict[str, np.ndarray] = {}  # kept for the report's pictures
-    for spec in variants:
-        rows, slice_rows = [], []
-        for volume, masks in zip(volumes, raw, strict=True):
-            pred = apply_postprocess(masks, spec)
-            if spec == chosen:
-                chosen_preds[volume.patient] = pred
-            p_row, s_rows = score_patient(
-                volume.patient, volume.stems, pred, volume.masks, with_hd95=spec == chosen
-            )
-            rows.append(p_row)
-            slice_rows += s_rows
-        results[spec] = (rows, slice_rows, aggregate(rows, slice_rows))
+    results, chosen_preds = score_variants(volumes, raw, variants, chosen)
     patient_rows, slice_rows, summary = results[chosen]
-    ablation_rows = [
-        {
-            "postprocess": spec,
-            "dice_per_patient_mean": agg["dice_per_patient_mean"],
-            "dice_per_patient_median": agg["dice_per_patient_median"],
-            "dice": agg["dice"],
-            "dice_tumor_slices_mean": agg["dice_tumor_slices_mean"],
-            "empty_slice_false_positive_rate": agg["empty_slice_false_positive_rate"],
-        }
-        for spec, (_, _, agg) in results.items()
-    ]
+    ablation_rows = ablation_table(results)
     metrics = {
         **summary,
         "subset": subset if split else "all",
@@ -165,9 +182,9 @@ def evaluate(
         "ablation": ablation_rows,
     }
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "metrics.json", _clean(metrics))
-    write_text(out / "per_patient.csv", _csv(patient_rows, PATIENT_COLUMNS))
-    write_text(out / "per_slice.csv", _csv(slice_rows, SLICE_COLUMNS))
+    write_json(out / "metrics.json", finite_json(metrics))
+    write_text(out / "per_patient.csv", rows_to_csv(patient_rows, PATIENT_COLUMNS))
+    write_text(out / "per_slice.csv", rows_to_csv(slice_rows, SLICE_COLUMNS))
     if report:
         from brainseg.report.html import write_report
 

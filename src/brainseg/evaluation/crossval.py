@@ -1,0 +1,229 @@
+"""The cross-validation report: every patient scored once, by the fold model that never saw it.
+
+From ``OUT/fold<k>/oof/<patient>.npz`` (written by ``brainseg cv``) it writes ``OUT/report/``:
+``metrics.json`` (mean, median, minimum and a bootstrap 95% interval of the per-patient 3D
+Dice, with all sequences and with the FLAIR alone), ``per_patient.csv`` (with each patient's
+fold), ``ablation.csv`` (post-processing and threshold on the pooled out-of-fold
+predictions, where nnU-Net chooses them too), ``report.md`` and the HTML report's pictures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainseg.data.volumes import load_clean_volumes
+from brainseg.errors import BrainsegError
+from brainseg.evaluation.evaluate import (
+    PATIENT_COLUMNS,
+    ablation_table,
+    finite_json,
+    rows_to_csv,
+    score_variants,
+)
+from brainseg.fileio import atomic_write, write_json, write_text
+from brainseg.postprocess import ABLATION
+
+OOF_SCALE = 255.0
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+SHIPPED_POSTPROCESS = "small+rel:25"  # what v1.x ships with: always in the ablation
+BOOTSTRAP_DRAWS = 10_000
+
+
+def bootstrap_interval(values: np.ndarray, seed: int = 0, draws: int = BOOTSTRAP_DRAWS):
+    """95% percentile-bootstrap interval of the mean, resampling patients."""
+    values = np.asarray(values, np.float64)
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (draws, len(values)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def save_oof(path: Path, probs: np.ndarray, probs_flair: np.ndarray) -> None:
+    """One held-out patient's probabilities (S, H, W), all sequences and FLAIR alone."""
+
+    def quantise(p: np.ndarray) -> np.ndarray:
+        return np.round(np.clip(p, 0, 1) * OOF_SCALE).astype(np.uint8)
+
+    def write(handle) -> None:
+        np.savez_compressed(handle, prob=quantise(probs), prob_flair=quantise(probs_flair))
+
+    atomic_write(path, write)
+
+
+def read_oof(out: Path, folds: int) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
+    """``{patient: (fold, probabilities, FLAIR-only probabilities)}`` of the folds done."""
+    found = {}
+    for k in range(folds):
+        for path in sorted((out / f"fold{k}" / "oof").glob("*.npz")):
+            with np.load(path) as saved:
+                prob = saved["prob"].astype(np.float32) / OOF_SCALE
+                flair = saved["prob_flair"].astype(np.float32) / OOF_SCALE
+            found[path.stem] = (k, prob, flair)
+    return found
+
+
+def _summary(agg: dict[str, Any], dice: np.ndarray, seed: int) -> dict[str, Any]:
+    low, high = bootstrap_interval(dice, seed)
+    return {
+        "dice_per_patient_mean": agg["dice_per_patient_mean"],
+        "dice_per_patient_ci95": [low, high],
+        "dice_per_patient_median": agg["dice_per_patient_median"],
+        "dice_per_patient_min": agg["dice_per_patient_min"],
+        "dice_pooled": agg["dice"],
+        "empty_slice_false_positive_rate": agg["empty_slice_false_positive_rate"],
+    }
+
+
+def write_cv_report(
+    data: str | Path, out: str | Path, split: dict[str, Any], seed: int = 42
+) -> dict[str, Any]:
+    """Score the pooled out-of-fold predictions; write ``OUT/report``; return its metrics."""
+    out = Path(out)
+    folds = len(split["folds"])
+    oof = read_oof(out, folds)
+    if not oof:
+        raise BrainsegError(f"{out}: no out-of-fold predictions yet; train a fold first")
+    every = sorted(p for fold in split["folds"] for p in fold["val"])
+    done = sorted({k for k, _, _ in oof.values()})
+    volumes = load_clean_volumes(data, patients=sorted(oof))
+    fold_of = {v.patient: oof[v.patient][0] for v in volumes}
+    raw = [oof[v.patient][1] >= 0.5 for v in volumes]
+    raw_flair = [oof[v.patient][2] >= 0.5 for v in volumes]
+    variants = list(dict.fromkeys(["none", *ABLATION, SHIPPED_POSTPROCESS]))
+    results, _ = score_variants(volumes, raw, variants, "none")
+    best = max(variants, key=lambda s: results[s][2]["dice_per_patient_mean"])
+    results_flair, _ = score_variants(volumes, raw_flair, ["none", best], "none")
+    _, chosen_preds = score_variants(volumes, raw, [best], best)
+    thresholds = []
+    for t in THRESHOLDS:
+        masks = [oof[v.patient][1] >= t for v in volumes]
+        agg = score_variants(volumes, masks, [best], best)[0][best][2]
+        thresholds.append(
+            {
+                "threshold": t,
+                "postprocess": best,
+                "dice_per_patient_mean": agg["dice_per_patient_mean"],
+                "dice_per_patient_median": agg["dice_per_patient_median"],
+            }
+        )
+
+    def dice_of(res: dict, spec: str) -> np.ndarray:
+        return np.array([r["dice"] for r in res[spec][0]])
+
+    headline = {}
+    for name, res, spec in (
+        ("all_sequences", results, "none"),
+        ("all_sequences_postprocessed", results, best),
+        ("flair_only", results_flair, "none"),
+        ("flair_only_postprocessed", results_flair, best),
+    ):
+        headline[name] = _summary(res[spec][2], dice_of(res, spec), seed)
+    gap = dice_of(results, best) - dice_of(results_flair, best)
+    rows = []
+    for row, flair_row in zip(results[best][0], results_flair[best][0], strict=True):
+        rows.append({**row, "fold": fold_of[row["patient"]], "dice_flair_only": flair_row["dice"]})
+    worst = sorted(rows, key=lambda r: r["dice"])[:5]
+    metrics = {
+        "complete": len(oof) == len(every),
+        "folds": folds,
+        "folds_done": done,
+        "patients": len(oof),
+        "patients_total": len(every),
+        "threshold": 0.5,
+        "postprocess_chosen_on_oof": best,
+        **headline,
+        "flair_only_gap": {
+            "mean": float(gap.mean()),
+            "ci95": list(bootstrap_interval(gap, seed)),
+        },
+        "worst_five": [
+            {k: r[k] for k in ("patient", "fold", "dice", "true_volume_px")} for r in worst
+        ],
+        "ablation": ablation_table(results),
+        "thresholds": thresholds,
+    }
+    report = out / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    write_json(report / "metrics.json", finite_json(metrics))
+    write_text(
+        report / "per_patient.csv", rows_to_csv(rows, ["fold", *PATIENT_COLUMNS, "dice_flair_only"])
+    )
+    write_text(
+        report / "ablation.csv", rows_to_csv(metrics["ablation"], list(metrics["ablation"][0]))
+    )
+    write_text(report / "report.md", format_cv_report(metrics))
+    from brainseg.report.html import write_report
+
+    html_metrics = {
+        **results[best][2],
+        "subset": f"out-of-fold ({len(done)} of {folds} folds)",
+        "postprocess": best,
+        "tta": False,
+        "model": {"name": f"{folds}-fold cross-validation in {out}"},
+        "ablation": metrics["ablation"],
+    }
+    write_report(report, html_metrics, results[best][0], volumes, chosen_preds, None, seed)
+    return metrics
+
+
+def format_cv_report(metrics: dict[str, Any]) -> str:
+    """The Markdown summary: headline table, FLAIR-only gap, worst five, ablation."""
+
+    def f(x: Any) -> str:
+        return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.3f}"
+
+    lines = ["# Cross-validation report", ""]
+    if not metrics["complete"]:
+        lines += [
+            f"**Partial:** {metrics['patients']} of {metrics['patients_total']} patients "
+            f"(folds {metrics['folds_done']} of {metrics['folds']}); not yet an estimate over "
+            "all patients.",
+            "",
+        ]
+    lines += [
+        f"Per-patient 3D Dice over {metrics['patients']} out-of-fold patients, threshold 0.5. "
+        f"Post-processing `{metrics['postprocess_chosen_on_oof']}` was chosen on these "
+        "out-of-fold predictions (the nnU-Net way); the raw rows involve no choice.",
+        "",
+        "| input | post-processing | mean | 95% CI (bootstrap) | median | min |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, label in (
+        ("all_sequences", "three sequences"),
+        ("all_sequences_postprocessed", "three sequences"),
+        ("flair_only", "FLAIR only"),
+        ("flair_only_postprocessed", "FLAIR only"),
+    ):
+        h = metrics[name]
+        pp = "chosen" if name.endswith("postprocessed") else "none"
+        low, high = h["dice_per_patient_ci95"]
+        lines.append(
+            f"| {label} | {pp} | {f(h['dice_per_patient_mean'])} | {f(low)}–{f(high)} | "
+            f"{f(h['dice_per_patient_median'])} | {f(h['dice_per_patient_min'])} |"
+        )
+    gap = metrics["flair_only_gap"]
+    lines += [
+        "",
+        f"FLAIR-only gap (three sequences minus FLAIR only, paired): {f(gap['mean'])} "
+        f"(95% CI {f(gap['ci95'][0])}–{f(gap['ci95'][1])}).",
+        "",
+        "Worst five: "
+        + ", ".join(
+            f"{w['patient']} (fold {w['fold']}) {f(w['dice'])}" for w in metrics["worst_five"]
+        ),
+        "",
+        "| post-processing | mean | median | pooled | FP rate, empty slices |",
+        "|---|---|---|---|---|",
+    ]
+    for r in metrics["ablation"]:
+        lines.append(
+            f"| {r['postprocess']} | {f(r['dice_per_patient_mean'])} | "
+            f"{f(r['dice_per_patient_median'])} | {f(r['dice'])} | "
+            f"{f(r['empty_slice_false_positive_rate'])} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,214 @@
+"""``brainseg cv``: K-fold cross-validation by patient, the nnU-Net way.
+
+Layout of ``OUT/`` (everything needed to repeat or continue the run):
+
+- ``cv.yaml``: data folder, folds, seed, the stages' config files and any overrides;
+- ``recipe/stage<n>.yaml``: each stage's full configuration, validated when the run began
+  (the stages train from these, so later edits of the config files change nothing);
+- ``folds.json``: the patient-disjoint folds (every patient is held out exactly once);
+- ``fold<k>/split.json``: fold k's training patients, and its held-out ones as ``val``;
+- ``fold<k>/stage<n>/``: one ``brainseg train`` run per stage of the recipe; stage n starts
+  from stage n-1's last weights, as ``make retrain-lgg`` chains them;
+- ``fold<k>/oof/<patient>.npz``: the last stage's probabilities on each held-out patient,
+  with all sequences and with the FLAIR alone (uint8, probability x 255);
+- ``report/``: the pooled out-of-fold evaluation (:mod:`brainseg.evaluation.crossval`).
+
+Only last weights are used: the held-out patients are watched during training (``val``) but
+never choose an epoch, a threshold or a post-processing, so their scores stay out-of-fold.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from brainseg.config import load_config, save_config
+from brainseg.data.splits import load_split, make_split, save_split
+from brainseg.errors import BrainsegError
+from brainseg.evaluation.crossval import save_oof
+from brainseg.fileio import write_text
+
+
+def make_folds(data: Path, folds: int, seed: int) -> dict[str, Any]:
+    """K patient-disjoint folds over every patient of ``data`` (no test patients)."""
+    from brainseg.data.discovery import discover
+    from brainseg.errors import DataProblemsError
+
+    patients, problems = discover(data)
+    if problems:
+        raise DataProblemsError(problems)
+    stems = {p.name: [s.stem for s in p.slices if s.image and s.mask] for p in patients}
+    return make_split(stems, seed, test=0.0, val=0.0, folds=folds)
+
+
+def _fold_split(folds: dict[str, Any], k: int) -> dict[str, Any]:
+    fold = folds["folds"][k]
+    return {
+        "by": "patient",
+        "seed": folds["seed"],
+        "cv_fold": k,
+        "cv_folds": len(folds["folds"]),
+        "train": fold["train"],
+        "val": fold["val"],
+        "test": [],
+    }
+
+
+def _epochs_done(run: Path) -> int:
+    """Epochs finished by a stage's run, from its history.csv (0 when none)."""
+    try:
+        rows = list(csv.DictReader(io.StringIO((run / "history.csv").read_text())))
+    except OSError:
+        return 0
+    return 1 + max((int(r["epoch"]) for r in rows), default=-1)
+
+
+def stage_done(run: Path) -> bool:
+    """Whether a stage's run finished all its epochs (its last.ckpt is then final)."""
+    if not (run / "last.ckpt").exists() or not (run / "config.yaml").exists():
+        return False
+    epochs = int(yaml.safe_load((run / "config.yaml").read_text())["train"]["epochs"])
+    return _epochs_done(run) >= epochs
+
+
+def _check_setup(
+    out: Path, data: Path, folds: int, seed: int, stages: list[Any], overrides: dict | None
+) -> dict:
+    """Create or re-read ``folds.json`` and ``cv.yaml``; a rerun must ask for the same."""
+    configs = [load_config(c, overrides) for c in stages]
+    setup = {
+        "data": str(data.resolve()),
+        "folds": folds,
+        "seed": seed,
+        "stages": [str(c) if c is not None else "defaults" for c in stages],
+        "overrides": overrides or {},
+    }
+    if (out / "folds.json").exists():
+        split = load_split(out / "folds.json")
+        saved = yaml.safe_load((out / "cv.yaml").read_text()) if (out / "cv.yaml").exists() else {}
+        saved["overrides"] = saved.get("overrides") or {}
+        for key in ("folds", "seed", "stages", "overrides"):
+            if saved.get(key) != setup[key]:
+                raise BrainsegError(
+                    f"{out}: holds a cross-validation with {key} {saved.get(key)}, not "
+                    f"{setup[key]}; use another --out"
+                )
+        current = make_folds(data, folds, seed)
+        if current["folds"] != split["folds"]:
+            raise BrainsegError(
+                f"{out}/folds.json: its patients differ from those in {data}; the data changed "
+                "since this cross-validation started, so use another --out"
+            )
+        return split
+    split = make_folds(data, folds, seed)
+    out.mkdir(parents=True, exist_ok=True)
+    save_split(split, out / "folds.json")
+    for n, config in enumerate(configs, start=1):
+        save_config(config, out / "recipe" / f"stage{n}.yaml")
+    write_text(out / "cv.yaml", yaml.safe_dump(setup, sort_keys=False))
+    return split
+
+
+def train_fold(
+    data: Path, out: Path, folds: dict, k: int, stages: list, overrides: dict | None
+) -> Path:
+    """Train (or continue) every stage of fold k; return the last stage's last.ckpt."""
+    from brainseg.training.run import train
+
+    fold_dir = out / f"fold{k}"
+    split_path = fold_dir / "split.json"
+    if not split_path.exists():
+        save_split(_fold_split(folds, k), split_path)
+    previous: Path | None = None
+    for n, config in enumerate(stages, start=1):
+        run = fold_dir / f"stage{n}"
+        if stage_done(run):
+            previous = run / "last.ckpt"
+            continue
+        stage_overrides = dict(overrides or {})
+        if previous is not None:
+            train_over = {**stage_overrides.get("train", {}), "init_weights": str(previous)}
+            stage_overrides["train"] = train_over
+        resume = (run / "last.ckpt").exists()
+        resolved = out / "recipe" / f"stage{n}.yaml"  # as validated when the run began
+        config = resolved if resolved.exists() else config
+        print(f"cv: fold {k} stage {n}: {'resuming' if resume else 'training'}", file=sys.stderr)
+        train(data, run, None if resume else config, stage_overrides, split_path, resume)
+        previous = run / "last.ckpt"
+    assert previous is not None
+    return previous
+
+
+def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -> None:
+    """Out-of-fold probabilities for fold k's held-out patients (skips those already saved)."""
+    from brainseg.data.volumes import load_clean_volumes
+    from brainseg.inference.predictor import Predictor
+    from brainseg.io.volume import Volume
+
+    oof = out / f"fold{k}" / "oof"
+    todo = [p for p in folds["folds"][k]["val"] if not (oof / f"{p}.npz").exists()]
+    if not todo:
+        return
+    predictor = Predictor(checkpoint, engine="torch")
+    for volume in load_clean_volumes(data, patients=todo):
+        probs = predictor.predict(volume.image_volume())
+        flair = volume.images[..., [1, 1, 1]]  # the FLAIR-only input: FLAIR in every channel
+        probs_flair = predictor.predict(Volume.from_slices(flair, volume.patient, volume.stems))
+        save_oof(oof / f"{volume.patient}.npz", probs, probs_flair)
+    print(f"cv: fold {k}: out-of-fold predictions for {len(todo)} patients", file=sys.stderr)
+
+
+def cross_validate(
+    data: str | Path,
+    out: str | Path,
+    stages: list[str | Path | None],
+    folds: int | None = None,
+    only: list[int] | None = None,
+    resume: bool = False,
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    report: bool = True,
+) -> dict[str, Any] | None:
+    """Train and predict the chosen folds (all by default), then report on what is done."""
+    data, out = Path(data), Path(out)
+    if (out / "folds.json").exists() and not resume:
+        raise BrainsegError(
+            f"{out}: already holds a cross-validation; add --resume to continue it "
+            "(or to run another --fold of it), or choose another --out"
+        )
+    if resume and not (out / "folds.json").exists():
+        raise BrainsegError(f"{out}: no cross-validation to resume; start without --resume")
+    if resume:  # what was not given again comes from the saved set-up
+        saved = yaml.safe_load((out / "cv.yaml").read_text())
+        stages = stages or [None if c == "defaults" else c for c in saved["stages"]]
+        folds = folds or int(saved["folds"])
+        seed = int(saved["seed"]) if seed is None else seed
+        overrides = overrides if overrides is not None else (saved.get("overrides") or None)
+    stages, folds, seed = stages or [None], folds or 5, 42 if seed is None else seed
+    split = _check_setup(out, data, folds, seed, stages, overrides)
+    chosen = list(range(folds)) if only is None else only
+    for k in chosen:
+        if not 0 <= k < folds:
+            raise BrainsegError(f"cv: --fold {k} is not between 0 and {folds - 1}")
+    for k in chosen:
+        checkpoint = train_fold(data, out, split, k, stages, overrides)
+        predict_fold(data, out, split, k, checkpoint)
+    if not report:
+        return None
+    return report_cv(data, out)
+
+
+def report_cv(data: str | Path, out: str | Path) -> dict[str, Any]:
+    """Rewrite ``OUT/report`` from the out-of-fold predictions saved so far."""
+    out = Path(out)
+    if not (out / "folds.json").exists():
+        raise BrainsegError(f"{out}: no cross-validation here (no folds.json)")
+    from brainseg.evaluation.crossval import write_cv_report
+
+    seed = int(yaml.safe_load((out / "cv.yaml").read_text()).get("seed", 42))
+    return write_cv_report(data, out, load_split(out / "folds.json"), seed=seed)

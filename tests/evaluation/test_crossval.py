@@ -1,0 +1,68 @@
+"""The pooled out-of-fold report on hand-made predictions: known Dice, interval and gap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainseg.data.volumes import load_clean_volumes
+from brainseg.evaluation.crossval import bootstrap_interval, read_oof, save_oof, write_cv_report
+
+
+def test_bootstrap_interval_known_values():
+    assert bootstrap_interval(np.full(10, 0.8)) == pytest.approx((0.8, 0.8))
+    low, high = bootstrap_interval(np.array([0.0, 1.0] * 50), seed=1)
+    # the mean of 100 fair coin flips: 0.5 +- 1.96 * 0.05
+    assert low == pytest.approx(0.402, abs=0.02) and high == pytest.approx(0.598, abs=0.02)
+    assert np.isnan(bootstrap_interval(np.array([0.5]))[0])
+
+
+def test_report_on_known_predictions(synth_root, tmp_path):
+    volumes = load_clean_volumes(synth_root)
+    names = [v.patient for v in volumes]
+    split = {
+        "by": "patient",
+        "seed": 0,
+        "train": [],
+        "val": [],
+        "test": [],
+        "folds": [{"train": names[4:], "val": names[:4]}, {"train": names[:4], "val": names[4:]}],
+    }
+    for i, v in enumerate(volumes):
+        truth = v.masks.astype(np.float32)
+        # three sequences: perfect on every patient but the last (nothing found);
+        # FLAIR alone: perfect on the first half only
+        probs = np.zeros_like(truth) if i == len(volumes) - 1 else truth
+        flair = truth if i < 4 else np.zeros_like(truth)
+        save_oof(tmp_path / f"fold{i // 4}" / "oof" / f"{v.patient}.npz", probs, flair)
+    assert sorted(read_oof(tmp_path, 2)) == sorted(names)
+    metrics = write_cv_report(synth_root, tmp_path, split, seed=0)
+    assert metrics["complete"] and metrics["patients"] == 8
+    raw = metrics["all_sequences"]
+    assert raw["dice_per_patient_mean"] == pytest.approx(7 / 8)
+    assert raw["dice_per_patient_median"] == 1.0 and raw["dice_per_patient_min"] == 0.0
+    low, high = raw["dice_per_patient_ci95"]
+    assert low < 7 / 8 < high <= 1.0
+    assert metrics["flair_only"]["dice_per_patient_mean"] == pytest.approx(0.5)
+    assert metrics["flair_only_gap"]["mean"] == pytest.approx(3 / 8)
+    assert metrics["worst_five"][0]["patient"] == names[-1]
+    assert metrics["worst_five"][0]["fold"] == 1
+    saved = json.loads((Path(tmp_path) / "report" / "metrics.json").read_text())
+    assert saved["all_sequences"]["dice_per_patient_mean"] == pytest.approx(7 / 8)
+    assert "| three sequences | none | 0.875 |" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_partial_report_says_so(synth_root, tmp_path):
+    volumes = load_clean_volumes(synth_root)
+    names = [v.patient for v in volumes]
+    split = {
+        "folds": [{"train": names[4:], "val": names[:4]}, {"train": names[:4], "val": names[4:]}]
+    }
+    for v in volumes[:4]:
+        save_oof(tmp_path / "fold0" / "oof" / f"{v.patient}.npz", v.masks * 1.0, v.masks * 1.0)
+    metrics = write_cv_report(synth_root, tmp_path, split)
+    assert not metrics["complete"] and metrics["folds_done"] == [0]
+    assert "**Partial:** 4 of 8 patients" in (tmp_path / "report" / "report.md").read_text()

@@ -1,0 +1,88 @@
+"""``brainseg cv`` end to end on tiny synthetic data: folds, stages, resume and the report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from brainseg.cli import main
+from brainseg.training.cv import stage_done
+from tests.conftest import TINY_CONFIG
+
+
+def _stage_configs(tmp_path: Path) -> list[str]:
+    first = {k: dict(v) for k, v in TINY_CONFIG.items()}
+    first["train"].update(epochs=1)
+    second = {"extends": "stage1.yaml", "seed": 7, "train": {"lr": 1e-3, "epochs": 1}}
+    (tmp_path / "stage1.yaml").write_text(yaml.safe_dump(first))
+    (tmp_path / "stage2.yaml").write_text(yaml.safe_dump(second))
+    return ["--config", str(tmp_path / "stage1.yaml"), "--config", str(tmp_path / "stage2.yaml")]
+
+
+def test_cv_trains_every_fold_and_pools_out_of_fold(synth_root, tmp_path, capsys):
+    out = tmp_path / "cv"
+    args = ["cv", str(synth_root), "--out", str(out), "--folds", "4", *_stage_configs(tmp_path)]
+    assert main([*args, "--fold", "2"]) == 0
+    assert "partial: folds [2]" in capsys.readouterr().out
+    assert not (out / "fold0").exists()
+    assert main(args) == 1  # a second start must not overwrite the first
+    assert "already holds a cross-validation" in capsys.readouterr().err
+    assert main(["cv", str(synth_root), "--out", str(out), "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "8 out-of-fold patients, Dice" in printed and "partial" not in printed
+
+    folds = json.loads((out / "folds.json").read_text())["folds"]
+    held_out = [p for f in folds for p in f["val"]]
+    assert sorted(held_out) == sorted(p.name for p in synth_root.iterdir() if p.is_dir())
+    for k, fold in enumerate(folds):
+        assert not set(fold["train"]) & set(fold["val"])
+        split = json.loads((out / f"fold{k}" / "split.json").read_text())
+        assert split["val"] == fold["val"] and split["test"] == []
+        assert stage_done(out / f"fold{k}" / "stage1") and stage_done(out / f"fold{k}" / "stage2")
+        second = yaml.safe_load((out / f"fold{k}" / "stage2" / "config.yaml").read_text())
+        assert second["seed"] == 7 and second["train"]["init_weights"].endswith("stage1/last.ckpt")
+        saved = sorted(p.stem for p in (out / f"fold{k}" / "oof").glob("*.npz"))
+        assert saved == sorted(fold["val"])
+    with np.load(next((out / "fold0" / "oof").glob("*.npz"))) as oof:
+        assert oof["prob"].dtype == np.uint8 and oof["prob"].shape == oof["prob_flair"].shape
+        assert oof["prob"].shape[1:] == (64, 64)
+
+    with open(out / "report" / "per_patient.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    fold_of = {p: str(k) for k, f in enumerate(folds) for p in f["val"]}
+    assert {r["patient"]: r["fold"] for r in rows} == fold_of
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert (
+        metrics["complete"] and metrics["patients"] == 8 and metrics["folds_done"] == [0, 1, 2, 3]
+    )
+    dice = [float(r["dice"]) for r in rows]
+    chosen = metrics["all_sequences_postprocessed"]
+    assert abs(chosen["dice_per_patient_mean"] - np.mean(dice)) < 1e-5
+    for name in ("report.md", "report.html", "ablation.csv"):
+        assert (out / "report" / name).exists()
+
+    # a finished cross-validation resumes to the same report, training nothing
+    before = (out / "fold1" / "stage2" / "last.ckpt").stat().st_mtime_ns
+    assert main(["cv", str(synth_root), "--out", str(out), "--resume"]) == 0
+    assert (out / "fold1" / "stage2" / "last.ckpt").stat().st_mtime_ns == before
+    assert "cv: fold" not in capsys.readouterr().err
+
+
+def test_cv_refuses_a_different_setup_on_resume(synth_root, tmp_path, capsys):
+    out = tmp_path / "cv"
+    stages = _stage_configs(tmp_path)[:2]
+    assert (
+        main(["cv", str(synth_root), "--out", str(out), "--folds", "2", *stages, "--fold", "0"])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["cv", str(synth_root), "--out", str(out), "--folds", "3", "--resume"]) == 1
+    assert "folds 2, not 3" in capsys.readouterr().err
+    assert main(["cv", str(synth_root), "--out", str(out), "--resume", "--fold", "5"]) == 1
+    assert "--fold 5 is not between 0 and 1" in capsys.readouterr().err
+    assert main(["cv", str(synth_root), "--out", str(tmp_path / "none"), "--resume"]) == 1
+    assert "no cross-validation to resume" in capsys.readouterr().err
