@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench retrain-lgg clean
+.PHONY: install demo test lint format bench retrain-lgg cv-lgg clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -53,6 +53,15 @@ retrain-lgg: $(STAMP)
 		--postprocess small+rel:25 --name brainseg-lgg-unet16 --version $(VERSION)
 	$(BIN)/brainseg export --onnx src/brainseg/weights/brainseg_lgg.int8.onnx --int8 \
 		--calibration $(DATA) --split $(SPLIT)
+
+# 5-fold cross-validation of the v2 recipe over every patient of DATA (docs/cross-validation.md);
+# rerun with CV_ARGS=--resume after an interruption.
+CV_OUT ?= $(RUNS)/cv_v2
+CV_ARGS ?=
+cv-lgg: $(STAMP)
+	$(BIN)/brainseg cv $(DATA) --out $(CV_OUT) --folds 5 $(CV_ARGS) \
+		--config configs/lgg_v2.yaml --config configs/lgg_v2_stage2.yaml \
+		--config configs/lgg_v2_stage3.yaml --config configs/lgg_v2_stage4.yaml
 
 clean:
 	rm -rf demo_out bench_out .pytest_cache .ruff_cache

@@ -82,6 +82,14 @@ def test_cv_refuses_a_different_setup_on_resume(synth_root, tmp_path, capsys):
     capsys.readouterr()
     assert main(["cv", str(synth_root), "--out", str(out), "--folds", "3", "--resume"]) == 1
     assert "folds 2, not 3" in capsys.readouterr().err
+    assert main(["cv", str(synth_root), "--out", str(out), *stages, "--fold", "0"]) == 1
+    assert "add --resume to continue fold 0" in capsys.readouterr().err
+    # another job may start another fold of the same set-up without --resume (parallel runs)
+    assert (
+        main(["cv", str(synth_root), "--out", str(out), "--folds", "2", *stages, "--fold", "1"])
+        == 0
+    )
+    assert "2 out-of-fold patients" not in capsys.readouterr().out
     assert main(["cv", str(synth_root), "--out", str(out), "--resume", "--fold", "5"]) == 1
     assert "--fold 5 is not between 0 and 1" in capsys.readouterr().err
     assert main(["cv", str(synth_root), "--out", str(tmp_path / "none"), "--resume"]) == 1

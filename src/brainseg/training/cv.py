@@ -177,10 +177,14 @@ def cross_validate(
     """Train and predict the chosen folds (all by default), then report on what is done."""
     data, out = Path(data), Path(out)
     if (out / "folds.json").exists() and not resume:
-        raise BrainsegError(
-            f"{out}: already holds a cross-validation; add --resume to continue it "
-            "(or to run another --fold of it), or choose another --out"
-        )
+        # parallel jobs (one --fold each) share OUT: a fold nobody started may begin
+        started = [k for k in (only or []) if (out / f"fold{k}" / "stage1").exists()]
+        if only is None or started:
+            what = "it" if only is None else f"fold {started[0]}"
+            raise BrainsegError(
+                f"{out}: already holds a cross-validation; add --resume to continue {what}, "
+                "or choose another --out"
+            )
     if resume and not (out / "folds.json").exists():
         raise BrainsegError(f"{out}: no cross-validation to resume; start without --resume")
     if resume:  # what was not given again comes from the saved set-up
