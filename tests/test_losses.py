@@ -57,3 +57,30 @@ def test_dice_bce_adds_bce():
 def test_unknown_loss():
     with pytest.raises(BrainsegError):
         create_loss({"name": "focal"})
+
+
+def test_dice_per_slice_averages_slices():
+    # the batch of test_dice_pools_the_batch, per slice: slice 1 perfect, 1 - (4+1)/(4+1) = 0;
+    # slice 2: 1 - (0 + 1) / (0 + 2 + 1) = 2/3; mean 1/3 (pooled it is 2/7)
+    target = torch.zeros(2, 1, 2, 2)
+    target[0, 0, 0] = 1
+    logits = torch.full_like(target, -BIG)
+    logits[0, 0, 0] = BIG
+    logits[1, 0, 1] = BIG
+    loss = create_loss({"name": "dice", "smooth": 1.0, "dice_per_slice": True})
+    assert float(loss(logits, target)) == pytest.approx(1 / 3, rel=1e-5)
+
+
+def test_dice_per_slice_weighs_a_small_lesion_like_a_large_one():
+    # a 1-px lesion missed next to a 16-px lesion found: pooled barely notices it
+    target = torch.zeros(2, 1, 4, 4)
+    target[0] = 1
+    target[1, 0, 0, 0] = 1
+    logits = torch.where(target > 0, BIG, -BIG)
+    logits[1, 0, 0, 0] = -BIG
+    pooled = float(create_loss({"name": "dice", "smooth": 1.0})(logits, target))
+    per_slice = float(
+        create_loss({"name": "dice", "smooth": 1.0, "dice_per_slice": True})(logits, target)
+    )
+    assert pooled == pytest.approx(1 - 33 / 34, rel=1e-5)
+    assert per_slice == pytest.approx((0 + (1 - 1 / 2)) / 2, rel=1e-5)

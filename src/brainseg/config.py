@@ -33,6 +33,9 @@ class DataConfig(_Section):
     resolution: int | None = Field(128, ge=16)
     # Probability that a training draw is a tumour-bearing slice (null: natural rate).
     oversample_tumor: float | None = Field(0.5, ge=0.0, le=1.0)
+    # How those tumour draws spread over the tumour slices: "uniform", "area" (in proportion
+    # to the lesion area) or "patient" (every patient's lesion drawn alike, small or large).
+    tumor_sampling: Literal["uniform", "area", "patient"] = "uniform"
     cache_dir: str | None = None
     # How a volume with geometry is put on the training frame (docs/own-scans.md): at the
     # frame's 0.9 mm pixels ("spacing", physical size kept), or so for a whole head but with
@@ -63,6 +66,9 @@ class ModelConfig(_Section):
 class LossConfig(_Section):
     name: Literal["dice", "dice_bce", "bce"] = "dice_bce"
     smooth: float = Field(1.0, ge=0.0)
+    # Dice per slice, averaged, instead of pooled over the batch: a small lesion then
+    # weighs as much as a large one.
+    dice_per_slice: bool = False
 
 
 class TrainConfig(_Section):

@@ -61,6 +61,25 @@ def test_dataset_items_and_oversampling(synth_root):
     assert ds.sample_weights(None) is None
 
 
+def test_tumour_sampling_spreads(synth_root):
+    volumes, _ = load_volumes(synth_root)
+    ds = SliceDataset(volumes, "volume", resolution=32)
+    area = ds.masks.flatten(1).sum(dim=1).double()
+    for spread in ("uniform", "area", "patient"):
+        weights = ds.sample_weights(0.5, spread)
+        assert abs(float(weights.sum()) - 1) < 1e-9
+        assert abs(float(weights[ds.has_tumor].sum()) - 0.5) < 1e-9
+        empty = weights[~ds.has_tumor]
+        assert torch.allclose(empty, empty[0].expand_as(empty))
+    by_area = ds.sample_weights(0.5, "area")[ds.has_tumor]
+    assert torch.allclose(by_area / by_area.sum(), area[ds.has_tumor] / area.sum())
+    by_patient = ds.sample_weights(0.5, "patient")
+    shares = torch.zeros(len(ds.patients), dtype=torch.float64)
+    shares.index_add_(0, ds.patient_index, by_patient * ds.has_tumor)
+    with_tumour = shares[shares > 0]
+    assert torch.allclose(with_tumour, with_tumour[0].expand_as(with_tumour))
+
+
 def test_missing_sequence_replaces_t1_channels_by_flair():
     import torch
 

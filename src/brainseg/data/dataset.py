@@ -59,14 +59,28 @@ class SliceDataset(Dataset):
             "patient": self.patient_index[index],
         }
 
-    def sample_weights(self, tumor_fraction: float | None) -> torch.Tensor | None:
-        """Per-slice weights so that a draw is a tumour slice with ``tumor_fraction``."""
+    def sample_weights(
+        self, tumor_fraction: float | None, spread: str = "uniform"
+    ) -> torch.Tensor | None:
+        """Per-slice weights so that a draw is a tumour slice with ``tumor_fraction``.
+
+        ``spread`` shares the tumour draws among the tumour slices: ``uniform`` (each slice
+        alike), ``area`` (in proportion to the lesion's area on the slice, as Buda et al.
+        sample), or ``patient`` (each patient's tumour slices together weigh alike, so a
+        small lesion, seen on few slices, is drawn as often as a large one).
+        """
         n_tumor = int(self.has_tumor.sum())
         if tumor_fraction is None or n_tumor in (0, len(self)):
             return None
-        weights = torch.where(
-            self.has_tumor,
-            tumor_fraction / n_tumor,
-            (1 - tumor_fraction) / (len(self) - n_tumor),
-        )
-        return weights.double()
+        tumor = self.has_tumor.double()
+        if spread == "area":
+            tumor = self.masks.flatten(1).sum(dim=1).double()
+        elif spread == "patient":
+            per_patient = torch.zeros(len(self.patients), dtype=torch.float64)
+            per_patient.index_add_(0, self.patient_index, tumor)
+            tumor = tumor / per_patient[self.patient_index].clamp(min=1)
+        elif spread != "uniform":
+            raise ValueError(f"unknown tumour sampling spread {spread!r}")
+        empty = (~self.has_tumor).double()
+        weights = tumor_fraction * tumor / tumor.sum() + (1 - tumor_fraction) * empty / empty.sum()
+        return weights

@@ -197,7 +197,9 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
     # Explicit generators: their states travel in checkpoints (RngStateCallback), and the
     # loaders never draw from the global RNG, which augmentation and dropout use.
     sampler_rng = torch.Generator().manual_seed(config["seed"])
-    weights = train_set.sample_weights(cfg_data.get("oversample_tumor"))
+    weights = train_set.sample_weights(
+        cfg_data.get("oversample_tumor"), cfg_data.get("tumor_sampling", "uniform")
+    )
     if weights is None:
         sampler = RandomSampler(train_set, generator=sampler_rng)
     else:
