@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 # Retrain the shipped model (MODEL_CARD.md): four cosine cycles chained by --init-weights
+# (one `brainseg train` with four --config; after an interruption: TRAIN_ARGS=--resume)
 # (70 min on 2 CPU cores with AVX-512 bf16; about 4 h in fp32 without it) on the final-fit
 # split (train + val of splits/lgg_seed42.json; the test patients stay out), then bundle the
 # last checkpoint and its INT8 export as package data. With more patients, first write a
@@ -42,26 +43,30 @@ DATA ?= ../shared/data/lgg/kaggle_3m
 SPLIT ?= splits/lgg_seed42_final.json
 RUNS ?= runs
 VERSION ?= dev
+# The recipe's stage configs: configs/$(RECIPE).yaml, then configs/$(RECIPE)_stage{2,3,4}.yaml.
+# v1.2: RECIPE=lgg (the default). v2 (own-scans robustness, all 80 patients):
+#   make retrain-lgg RECIPE=lgg_v2 SPLIT=splits/lgg_v2_final.json VERSION=2.0
+RECIPE ?= lgg
 
+TRAIN_ARGS ?=
 retrain-lgg: $(STAMP)
-	$(BIN)/brainseg train --data $(DATA) --out $(RUNS)/lgg_stage1 --config configs/lgg.yaml --split $(SPLIT)
-	for n in 2 3 4; do \
-		$(BIN)/brainseg train --data $(DATA) --out $(RUNS)/lgg_stage$$n --config configs/lgg_stage$$n.yaml \
-			--split $(SPLIT) --init-weights $(RUNS)/lgg_stage$$((n - 1))/last.ckpt || exit 1; \
-	done
-	$(BIN)/brainseg bundle $(RUNS)/lgg_stage4/last.ckpt --out src/brainseg/weights/brainseg_lgg.pt \
+	$(BIN)/brainseg train --data $(DATA) --out $(RUNS)/$(RECIPE) --split $(SPLIT) $(TRAIN_ARGS) \
+		--config configs/$(RECIPE).yaml --config configs/$(RECIPE)_stage2.yaml \
+		--config configs/$(RECIPE)_stage3.yaml --config configs/$(RECIPE)_stage4.yaml
+	$(BIN)/brainseg bundle $(RUNS)/$(RECIPE)/stage4/last.ckpt --out src/brainseg/weights/brainseg_lgg.pt \
 		--postprocess small+rel:25 --name brainseg-lgg-unet16 --version $(VERSION)
 	$(BIN)/brainseg export --onnx src/brainseg/weights/brainseg_lgg.int8.onnx --int8 \
 		--calibration $(DATA) --split $(SPLIT)
 
 # 5-fold cross-validation of the v2 recipe over every patient of DATA (docs/cross-validation.md);
 # rerun with CV_ARGS=--resume after an interruption.
-CV_OUT ?= $(RUNS)/cv_v2
+CV_RECIPE ?= lgg_v2
+CV_OUT ?= $(RUNS)/cv_$(CV_RECIPE)
 CV_ARGS ?=
 cv-lgg: $(STAMP)
 	$(BIN)/brainseg cv $(DATA) --out $(CV_OUT) --folds 5 $(CV_ARGS) \
-		--config configs/lgg_v2.yaml --config configs/lgg_v2_stage2.yaml \
-		--config configs/lgg_v2_stage3.yaml --config configs/lgg_v2_stage4.yaml
+		--config configs/$(CV_RECIPE).yaml --config configs/$(CV_RECIPE)_stage2.yaml \
+		--config configs/$(CV_RECIPE)_stage3.yaml --config configs/$(CV_RECIPE)_stage4.yaml
 
 clean:
 	rm -rf demo_out bench_out .pytest_cache .ruff_cache

@@ -97,7 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--config", help="YAML config (defaults: brainseg.config.DEFAULT_CONFIG)")
+    p.add_argument(
+        "--config",
+        action="append",
+        help="YAML config (defaults: brainseg.config.DEFAULT_CONFIG); repeat it for a recipe "
+        "of chained stages, trained into OUT/stage<n>, each from the last one's weights",
+    )
     p.add_argument("--split", help="split JSON to use (default: make one from the config seed)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)

@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 
 from brainseg.cli import main
-from brainseg.training.cv import stage_done
+from brainseg.training.stages import stage_done
 from tests.conftest import TINY_CONFIG
 
 

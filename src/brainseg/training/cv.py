@@ -19,8 +19,6 @@ never choose an epoch, a threshold or a post-processing, so their scores stay ou
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import save_oof
 from brainseg.fileio import write_text
+from brainseg.training.stages import train_stages
 
 
 def make_folds(data: Path, folds: int, seed: int) -> dict[str, Any]:
@@ -57,23 +56,6 @@ def _fold_split(folds: dict[str, Any], k: int) -> dict[str, Any]:
         "val": fold["val"],
         "test": [],
     }
-
-
-def _epochs_done(run: Path) -> int:
-    """Epochs finished by a stage's run, from its history.csv (0 when none)."""
-    try:
-        rows = list(csv.DictReader(io.StringIO((run / "history.csv").read_text())))
-    except OSError:
-        return 0
-    return 1 + max((int(r["epoch"]) for r in rows), default=-1)
-
-
-def stage_done(run: Path) -> bool:
-    """Whether a stage's run finished all its epochs (its last.ckpt is then final)."""
-    if not (run / "last.ckpt").exists() or not (run / "config.yaml").exists():
-        return False
-    epochs = int(yaml.safe_load((run / "config.yaml").read_text())["train"]["epochs"])
-    return _epochs_done(run) >= epochs
 
 
 def _check_setup(
@@ -118,30 +100,14 @@ def train_fold(
     data: Path, out: Path, folds: dict, k: int, stages: list, overrides: dict | None
 ) -> Path:
     """Train (or continue) every stage of fold k; return the last stage's last.ckpt."""
-    from brainseg.training.run import train
-
     fold_dir = out / f"fold{k}"
     split_path = fold_dir / "split.json"
     if not split_path.exists():
         save_split(_fold_split(folds, k), split_path)
-    previous: Path | None = None
-    for n, config in enumerate(stages, start=1):
-        run = fold_dir / f"stage{n}"
-        if stage_done(run):
-            previous = run / "last.ckpt"
-            continue
-        stage_overrides = dict(overrides or {})
-        if previous is not None:
-            train_over = {**stage_overrides.get("train", {}), "init_weights": str(previous)}
-            stage_overrides["train"] = train_over
-        resume = (run / "last.ckpt").exists()
-        resolved = out / "recipe" / f"stage{n}.yaml"  # as validated when the run began
-        config = resolved if resolved.exists() else config
-        print(f"cv: fold {k} stage {n}: {'resuming' if resume else 'training'}", file=sys.stderr)
-        train(data, run, None if resume else config, stage_overrides, split_path, resume)
-        previous = run / "last.ckpt"
-    assert previous is not None
-    return previous
+    # each stage trains from its configuration as validated when the run began
+    resolved = [out / "recipe" / f"stage{n}.yaml" for n in range(1, len(stages) + 1)]
+    stages = [r if r.exists() else c for r, c in zip(resolved, stages, strict=True)]
+    return train_stages(data, fold_dir, stages, split_path, overrides, f"cv: fold {k}")
 
 
 def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -> None:
