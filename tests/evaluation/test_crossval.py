@@ -37,7 +37,9 @@ def test_report_on_known_predictions(synth_root, tmp_path):
         # FLAIR alone: perfect on the first half only
         probs = np.zeros_like(truth) if i == len(volumes) - 1 else truth
         flair = truth if i < 4 else np.zeros_like(truth)
-        save_oof(tmp_path / f"fold{i // 4}" / "oof" / f"{v.patient}.npz", probs, flair)
+        # INT8: like all sequences, but it also misses the first patient
+        int8 = np.zeros_like(truth) if i == 0 else probs
+        save_oof(tmp_path / f"fold{i // 4}" / "oof" / f"{v.patient}.npz", probs, flair, int8)
     assert sorted(read_oof(tmp_path, 2)) == sorted(names)
     metrics = write_cv_report(synth_root, tmp_path, split, seed=0)
     assert metrics["complete"] and metrics["patients"] == 8
@@ -48,6 +50,8 @@ def test_report_on_known_predictions(synth_root, tmp_path):
     assert low < 7 / 8 < high <= 1.0
     assert metrics["flair_only"]["dice_per_patient_mean"] == pytest.approx(0.5)
     assert metrics["flair_only_gap"]["mean"] == pytest.approx(3 / 8)
+    assert metrics["int8"]["dice_per_patient_mean"] == pytest.approx(6 / 8)
+    assert metrics["int8_change"]["mean"] == pytest.approx(-1 / 8)
     assert metrics["worst_five"][0]["patient"] == names[-1]
     assert metrics["worst_five"][0]["fold"] == 1
     saved = json.loads((Path(tmp_path) / "report" / "metrics.json").read_text())
@@ -62,7 +66,11 @@ def test_partial_report_says_so(synth_root, tmp_path):
         "folds": [{"train": names[4:], "val": names[:4]}, {"train": names[:4], "val": names[4:]}]
     }
     for v in volumes[:4]:
-        save_oof(tmp_path / "fold0" / "oof" / f"{v.patient}.npz", v.masks * 1.0, v.masks * 1.0)
+        path = tmp_path / "fold0" / "oof" / f"{v.patient}.npz"
+        save_oof(path, v.masks * 1.0, v.masks * 1.0, v.masks * 1.0)
+    # a file of an older version (no INT8 predictions) is not counted: it will be redone
+    (tmp_path / "fold1" / "oof").mkdir(parents=True)
+    np.savez_compressed(tmp_path / "fold1" / "oof" / f"{names[5]}.npz", prob=volumes[5].masks)
     metrics = write_cv_report(synth_root, tmp_path, split)
     assert not metrics["complete"] and metrics["folds_done"] == [0]
     assert "**Partial:** 4 of 8 patients" in (tmp_path / "report" / "report.md").read_text()

@@ -49,7 +49,8 @@ def test_cv_trains_every_fold_and_pools_out_of_fold(synth_root, tmp_path, capsys
         assert saved == sorted(fold["val"])
     with np.load(next((out / "fold0" / "oof").glob("*.npz"))) as oof:
         assert oof["prob"].dtype == np.uint8 and oof["prob"].shape == oof["prob_flair"].shape
-        assert oof["prob"].shape[1:] == (64, 64)
+        assert oof["prob"].shape[1:] == (64, 64) and oof["prob_int8"].shape == oof["prob"].shape
+    assert (out / "fold0" / "model.int8.onnx").exists()
 
     with open(out / "report" / "per_patient.csv") as handle:
         rows = list(csv.DictReader(handle))

@@ -2,9 +2,10 @@
 
 From ``OUT/fold<k>/oof/<patient>.npz`` (written by ``brainseg cv``) it writes ``OUT/report/``:
 ``metrics.json`` (mean, median, minimum and a bootstrap 95% interval of the per-patient 3D
-Dice, with all sequences and with the FLAIR alone), ``per_patient.csv`` (with each patient's
-fold), ``ablation.csv`` (post-processing and threshold on the pooled out-of-fold
-predictions, where nnU-Net chooses them too), ``report.md`` and the HTML report's pictures.
+Dice, with all sequences, with the FLAIR alone and through each fold's INT8 export),
+``per_patient.csv`` (with each patient's fold), ``ablation.csv`` (post-processing and
+threshold on the pooled out-of-fold predictions, where nnU-Net chooses them too),
+``report.md`` and the HTML report's pictures.
 """
 
 from __future__ import annotations
@@ -43,27 +44,43 @@ def bootstrap_interval(values: np.ndarray, seed: int = 0, draws: int = BOOTSTRAP
     return float(low), float(high)
 
 
-def save_oof(path: Path, probs: np.ndarray, probs_flair: np.ndarray) -> None:
-    """One held-out patient's probabilities (S, H, W), all sequences and FLAIR alone."""
+OOF_KEYS = ("prob", "prob_flair", "prob_int8")
+
+
+def save_oof(
+    path: Path, probs: np.ndarray, probs_flair: np.ndarray, probs_int8: np.ndarray
+) -> None:
+    """One held-out patient's probabilities (S, H, W): all sequences, FLAIR alone, and all
+    sequences through the INT8 export; uint8 (probability x 255), compressed."""
 
     def quantise(p: np.ndarray) -> np.ndarray:
         return np.round(np.clip(p, 0, 1) * OOF_SCALE).astype(np.uint8)
 
-    def write(handle) -> None:
-        np.savez_compressed(handle, prob=quantise(probs), prob_flair=quantise(probs_flair))
-
-    atomic_write(path, write)
+    arrays = dict(zip(OOF_KEYS, map(quantise, (probs, probs_flair, probs_int8)), strict=True))
+    atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
-def read_oof(out: Path, folds: int) -> dict[str, tuple[int, np.ndarray, np.ndarray]]:
-    """``{patient: (fold, probabilities, FLAIR-only probabilities)}`` of the folds done."""
+def oof_complete(path: Path) -> bool:
+    """Whether a saved out-of-fold file holds every prediction of this version."""
+    try:
+        with np.load(path) as saved:
+            return all(key in saved for key in OOF_KEYS)
+    except (OSError, ValueError):
+        return False
+
+
+def read_oof(out: Path, folds: int) -> dict[str, tuple[int, list[np.ndarray]]]:
+    """``{patient: (fold, [probabilities per OOF_KEYS])}`` of the folds done."""
     found = {}
     for k in range(folds):
         for path in sorted((out / f"fold{k}" / "oof").glob("*.npz")):
+            if not oof_complete(path):
+                continue
             with np.load(path) as saved:
-                prob = saved["prob"].astype(np.float32) / OOF_SCALE
-                flair = saved["prob_flair"].astype(np.float32) / OOF_SCALE
-            found[path.stem] = (k, prob, flair)
+                found[path.stem] = (
+                    k,
+                    [saved[key].astype(np.float32) / OOF_SCALE for key in OOF_KEYS],
+                )
     return found
 
 
@@ -89,19 +106,21 @@ def write_cv_report(
     if not oof:
         raise BrainsegError(f"{out}: no out-of-fold predictions yet; train a fold first")
     every = sorted(p for fold in split["folds"] for p in fold["val"])
-    done = sorted({k for k, _, _ in oof.values()})
+    done = sorted({k for k, _ in oof.values()})
     volumes = load_clean_volumes(data, patients=sorted(oof))
     fold_of = {v.patient: oof[v.patient][0] for v in volumes}
-    raw = [oof[v.patient][1] >= 0.5 for v in volumes]
-    raw_flair = [oof[v.patient][2] >= 0.5 for v in volumes]
+    raw, raw_flair, raw_int8 = (
+        [oof[v.patient][1][i] >= 0.5 for v in volumes] for i in range(len(OOF_KEYS))
+    )
     variants = list(dict.fromkeys(["none", *ABLATION, SHIPPED_POSTPROCESS]))
     results, _ = score_variants(volumes, raw, variants, "none")
     best = max(variants, key=lambda s: results[s][2]["dice_per_patient_mean"])
     results_flair, _ = score_variants(volumes, raw_flair, ["none", best], "none")
+    results_int8, _ = score_variants(volumes, raw_int8, ["none", best], "none")
     _, chosen_preds = score_variants(volumes, raw, [best], best)
     thresholds = []
     for t in THRESHOLDS:
-        masks = [oof[v.patient][1] >= t for v in volumes]
+        masks = [oof[v.patient][1][0] >= t for v in volumes]
         agg = score_variants(volumes, masks, [best], best)[0][best][2]
         thresholds.append(
             {
@@ -121,9 +140,12 @@ def write_cv_report(
         ("all_sequences_postprocessed", results, best),
         ("flair_only", results_flair, "none"),
         ("flair_only_postprocessed", results_flair, best),
+        ("int8", results_int8, "none"),
+        ("int8_postprocessed", results_int8, best),
     ):
         headline[name] = _summary(res[spec][2], dice_of(res, spec), seed)
     gap = dice_of(results, best) - dice_of(results_flair, best)
+    int8_change = dice_of(results_int8, best) - dice_of(results, best)
     rows = []
     for row, flair_row in zip(results[best][0], results_flair[best][0], strict=True):
         rows.append({**row, "fold": fold_of[row["patient"]], "dice_flair_only": flair_row["dice"]})
@@ -140,6 +162,10 @@ def write_cv_report(
         "flair_only_gap": {
             "mean": float(gap.mean()),
             "ci95": list(bootstrap_interval(gap, seed)),
+        },
+        "int8_change": {
+            "mean": float(int8_change.mean()),
+            "ci95": list(bootstrap_interval(int8_change, seed)),
         },
         "worst_five": [
             {k: r[k] for k in ("patient", "fold", "dice", "true_volume_px")} for r in worst
@@ -198,6 +224,8 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
         ("all_sequences_postprocessed", "three sequences"),
         ("flair_only", "FLAIR only"),
         ("flair_only_postprocessed", "FLAIR only"),
+        ("int8", "three sequences, INT8 export"),
+        ("int8_postprocessed", "three sequences, INT8 export"),
     ):
         h = metrics[name]
         pp = "chosen" if name.endswith("postprocessed") else "none"
@@ -211,6 +239,9 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
         "",
         f"FLAIR-only gap (three sequences minus FLAIR only, paired): {f(gap['mean'])} "
         f"(95% CI {f(gap['ci95'][0])}–{f(gap['ci95'][1])}).",
+        "",
+        f"INT8 export minus fp32, paired: {f(metrics['int8_change']['mean'])} (95% CI "
+        f"{f(metrics['int8_change']['ci95'][0])}–{f(metrics['int8_change']['ci95'][1])}).",
         "",
         "Worst five: "
         + ", ".join(

@@ -111,21 +111,32 @@ def train_fold(
 
 
 def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -> None:
-    """Out-of-fold probabilities for fold k's held-out patients (skips those already saved)."""
+    """Out-of-fold probabilities for fold k's held-out patients: the last weights with all
+    sequences, with the FLAIR alone, and their INT8 ONNX export (calibrated on the fold's
+    training patients, as the shipped export is); patients already done are skipped."""
     from brainseg.data.volumes import load_clean_volumes
+    from brainseg.evaluation.crossval import oof_complete
     from brainseg.inference.predictor import Predictor
+    from brainseg.inference.quantize import export_int8
     from brainseg.io.volume import Volume
 
-    oof = out / f"fold{k}" / "oof"
-    todo = [p for p in folds["folds"][k]["val"] if not (oof / f"{p}.npz").exists()]
+    fold_dir = out / f"fold{k}"
+    todo = [p for p in folds["folds"][k]["val"] if not oof_complete(fold_dir / "oof" / f"{p}.npz")]
     if not todo:
         return
-    predictor = Predictor(checkpoint, engine="torch")
+    int8 = fold_dir / "model.int8.onnx"
+    if not int8.exists():
+        export_int8(checkpoint, int8, data, fold_dir / "split.json")
+    predictor, quantized = Predictor(checkpoint, engine="torch"), Predictor(int8)
     for volume in load_clean_volumes(data, patients=todo):
-        probs = predictor.predict(volume.image_volume())
+        image = volume.image_volume()
         flair = volume.images[..., [1, 1, 1]]  # the FLAIR-only input: FLAIR in every channel
-        probs_flair = predictor.predict(Volume.from_slices(flair, volume.patient, volume.stems))
-        save_oof(oof / f"{volume.patient}.npz", probs, probs_flair)
+        save_oof(
+            fold_dir / "oof" / f"{volume.patient}.npz",
+            predictor.predict(image),
+            predictor.predict(Volume.from_slices(flair, volume.patient, volume.stems)),
+            quantized.predict(image),
+        )
     print(f"cv: fold {k}: out-of-fold predictions for {len(todo)} patients", file=sys.stderr)
 
 
