@@ -35,14 +35,19 @@ def test_empty_target_and_empty_prediction_scores_zero():
     assert float(_dice()(torch.full_like(target, -BIG), target)) == pytest.approx(0, abs=1e-6)
 
 
-def test_dice_pools_the_batch():
-    # slice 1 perfect (2 px), slice 2 all wrong (2 px predicted, none true): pooled
-    # 1 - (2*2 + 1) / (2 + 4 + 1)
+def _one_right_one_wrong() -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, target): slice 1 perfect (2 px), slice 2 all wrong (2 px predicted, none true)."""
     target = torch.zeros(2, 1, 2, 2)
     target[0, 0, 0] = 1
     logits = torch.full_like(target, -BIG)
     logits[0, 0, 0] = BIG
     logits[1, 0, 1] = BIG
+    return logits, target
+
+
+def test_dice_pools_the_batch():
+    # pooled: 1 - (2*2 + 1) / (2 + 4 + 1)
+    logits, target = _one_right_one_wrong()
     assert float(_dice()(logits, target)) == pytest.approx(1 - 5 / 7, rel=1e-5)
 
 
@@ -60,13 +65,9 @@ def test_unknown_loss():
 
 
 def test_dice_per_slice_averages_slices():
-    # the batch of test_dice_pools_the_batch, per slice: slice 1 perfect, 1 - (4+1)/(4+1) = 0;
-    # slice 2: 1 - (0 + 1) / (0 + 2 + 1) = 2/3; mean 1/3 (pooled it is 2/7)
-    target = torch.zeros(2, 1, 2, 2)
-    target[0, 0, 0] = 1
-    logits = torch.full_like(target, -BIG)
-    logits[0, 0, 0] = BIG
-    logits[1, 0, 1] = BIG
+    # per slice: slice 1 perfect, 1 - (4+1)/(4+1) = 0; slice 2: 1 - (0 + 1) / (0 + 2 + 1)
+    # = 2/3; mean 1/3 (pooled it is 2/7)
+    logits, target = _one_right_one_wrong()
     loss = create_loss({"name": "dice", "smooth": 1.0, "dice_per_slice": True})
     assert float(loss(logits, target)) == pytest.approx(1 / 3, rel=1e-5)
 
