@@ -25,7 +25,7 @@ from brainseg.evaluation.evaluate import (
     score_variants,
 )
 from brainseg.fileio import atomic_write, write_json, write_text
-from brainseg.postprocess import ABLATION
+from brainseg.postprocess import ABLATION, apply_postprocess
 
 OOF_SCALE = 255.0
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
@@ -117,7 +117,9 @@ def write_cv_report(
     best = max(variants, key=lambda s: results[s][2]["dice_per_patient_mean"])
     results_flair, _ = score_variants(volumes, raw_flair, ["none", best], "none")
     results_int8, _ = score_variants(volumes, raw_int8, ["none", best], "none")
-    _, chosen_preds = score_variants(volumes, raw, [best], best)
+    chosen_preds = {
+        v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw, strict=True)
+    }
     thresholds = []
     for t in THRESHOLDS:
         masks = [oof[v.patient][1][0] >= t for v in volumes]

@@ -9,8 +9,10 @@ Layout of ``OUT/`` (everything needed to repeat or continue the run):
 - ``fold<k>/split.json``: fold k's training patients, and its held-out ones as ``val``;
 - ``fold<k>/stage<n>/``: one ``brainseg train`` run per stage of the recipe; stage n starts
   from stage n-1's last weights, as ``make retrain-lgg`` chains them;
+- ``fold<k>/model.int8.onnx``: the last weights' INT8 export (calibrated on the fold's
+  training patients);
 - ``fold<k>/oof/<patient>.npz``: the last stage's probabilities on each held-out patient,
-  with all sequences and with the FLAIR alone (uint8, probability x 255);
+  with all sequences, with the FLAIR alone, and through the INT8 export (uint8, x 255);
 - ``report/``: the pooled out-of-fold evaluation (:mod:`brainseg.evaluation.crossval`).
 
 Only last weights are used: the held-out patients are watched during training (``val``) but
