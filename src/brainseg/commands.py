@@ -82,20 +82,15 @@ def _train_overrides(args: argparse.Namespace) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from brainseg.training.run import train
 
     configs = args.config or [None]
     if len(configs) > 1:
         from brainseg.training.stages import train_stages
 
-        if (Path(args.out) / "stage1").exists() and not args.resume:
-            raise BrainsegError(
-                f"{args.out}: already holds a recipe run; use --resume to continue it "
-                "or choose another --out"
-            )
-        last = train_stages(args.data, args.out, configs, args.split, _train_overrides(args))
+        last = train_stages(
+            args.data, args.out, configs, args.split, _train_overrides(args), resume=args.resume
+        )
         print(f"{args.out}: done; {len(configs)} stages, final weights {last}")
         return 0
     metrics = train(

@@ -41,11 +41,20 @@ def train_stages(
     split_path: str | Path | None,
     overrides: dict[str, Any] | None = None,
     label: str = "train",
+    resume: bool = True,
 ) -> Path:
-    """Train or continue every stage under ``root``; return the last stage's last.ckpt."""
+    """Train or continue every stage under ``root``; return the last stage's last.ckpt.
+    With ``resume`` false, a ``root`` that already holds stages is refused, as ``brainseg
+    train`` refuses a run folder in use."""
+    from brainseg.errors import BrainsegError
     from brainseg.training.run import train
 
     root, previous = Path(root), None
+    if not resume and (root / "stage1").exists():
+        raise BrainsegError(
+            f"{root}: already holds a recipe run; use --resume to continue it "
+            "or choose another --out"
+        )
     for n, config in enumerate(stages, start=1):
         run = root / f"stage{n}"
         if stage_done(run):
