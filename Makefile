@@ -43,17 +43,19 @@ DATA ?= ../shared/data/lgg/kaggle_3m
 SPLIT ?= splits/lgg_seed42_final.json
 RUNS ?= runs
 VERSION ?= dev
-# The recipe's stage configs: configs/$(RECIPE).yaml, then configs/$(RECIPE)_stage{2,3,4}.yaml.
-# v1.2: RECIPE=lgg (the default). v2 (own-scans robustness, all 80 patients):
-#   make retrain-lgg RECIPE=lgg_v2 SPLIT=splits/lgg_v2_final.json VERSION=2.0
+# The recipe's stage configs: configs/$(RECIPE).yaml, then configs/$(RECIPE)_stage<n>.yaml
+# (lgg: 4 stages; lgg_v2: 5). v1.2: RECIPE=lgg (the default). v2 (own-scans robustness,
+# all 80 patients):  make retrain-lgg RECIPE=lgg_v2 SPLIT=splits/lgg_v2_final.json VERSION=2.0
 RECIPE ?= lgg
+stages_of = configs/$(1).yaml $(sort $(wildcard configs/$(1)_stage*.yaml))
+STAGES = $(call stages_of,$(RECIPE))
+LAST_STAGE = $(RUNS)/$(RECIPE)/stage$(words $(STAGES))/last.ckpt
 
 TRAIN_ARGS ?=
 retrain-lgg: $(STAMP)
 	$(BIN)/brainseg train --data $(DATA) --out $(RUNS)/$(RECIPE) --split $(SPLIT) $(TRAIN_ARGS) \
-		--config configs/$(RECIPE).yaml --config configs/$(RECIPE)_stage2.yaml \
-		--config configs/$(RECIPE)_stage3.yaml --config configs/$(RECIPE)_stage4.yaml
-	$(BIN)/brainseg bundle $(RUNS)/$(RECIPE)/stage4/last.ckpt --out src/brainseg/weights/brainseg_lgg.pt \
+		$(addprefix --config ,$(STAGES))
+	$(BIN)/brainseg bundle $(LAST_STAGE) --out src/brainseg/weights/brainseg_lgg.pt \
 		--postprocess small+rel:25 --name brainseg-lgg-unet16 --version $(VERSION)
 	$(BIN)/brainseg export --onnx src/brainseg/weights/brainseg_lgg.int8.onnx --int8 \
 		--calibration $(DATA) --split $(SPLIT)
@@ -65,8 +67,7 @@ CV_OUT ?= $(RUNS)/cv_$(CV_RECIPE)
 CV_ARGS ?=
 cv-lgg: $(STAMP)
 	$(BIN)/brainseg cv $(DATA) --out $(CV_OUT) --folds 5 $(CV_ARGS) \
-		--config configs/$(CV_RECIPE).yaml --config configs/$(CV_RECIPE)_stage2.yaml \
-		--config configs/$(CV_RECIPE)_stage3.yaml --config configs/$(CV_RECIPE)_stage4.yaml
+		$(addprefix --config ,$(call stages_of,$(CV_RECIPE)))
 
 clean:
 	rm -rf demo_out bench_out .pytest_cache .ruff_cache

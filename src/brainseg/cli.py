@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of the fold assignment (default 42)")
     p.add_argument("--epochs", type=int, help="override every stage's epochs (smoke tests)")
     p.add_argument("--report-only", action="store_true", help="only rewrite OUT/report")
+    p.add_argument(
+        "--stage",
+        type=int,
+        help="train nothing: score the weights after stage N into OUT/report_stage<N>",
+    )
 
     p = add(
         "evaluate", commands.cmd_evaluate, "Score a model or existing masks per slice and patient."

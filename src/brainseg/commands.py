@@ -108,7 +108,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
     from brainseg.training.cv import cross_validate, report_cv
 
     if args.report_only:
-        metrics = report_cv(args.data, args.out)
+        metrics = report_cv(args.data, args.out, args.stage)
     else:
         overrides = {"train": {"epochs": args.epochs}} if args.epochs else None
         metrics = cross_validate(
@@ -120,6 +120,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
             args.resume,
             args.seed,
             overrides,
+            stage=args.stage,
         )
     if metrics is None:
         return 0
@@ -131,7 +132,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
         f"{args.out}: {metrics['patients']} out-of-fold patients{scope}, Dice per patient mean "
         f"{head['dice_per_patient_mean']:.4f} (95% CI {low:.4f}-{high:.4f}, median "
         f"{head['dice_per_patient_median']:.4f}, min {head['dice_per_patient_min']:.4f}); "
-        f"FLAIR only {flair:.4f}; report: {args.out}/report/report.md"
+        f"FLAIR only {flair:.4f}; report: {args.out}/{metrics['report_dir']}/report.md"
     )
     return 0
 

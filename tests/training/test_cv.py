@@ -45,12 +45,13 @@ def test_cv_trains_every_fold_and_pools_out_of_fold(synth_root, tmp_path, capsys
         assert stage_done(out / f"fold{k}" / "stage1") and stage_done(out / f"fold{k}" / "stage2")
         second = yaml.safe_load((out / f"fold{k}" / "stage2" / "config.yaml").read_text())
         assert second["seed"] == 7 and second["train"]["init_weights"].endswith("stage1/last.ckpt")
-        saved = sorted(p.stem for p in (out / f"fold{k}" / "oof").glob("*.npz"))
+        saved = sorted(p.stem for p in (out / f"fold{k}" / "stage2" / "oof").glob("*.npz"))
         assert saved == sorted(fold["val"])
-    with np.load(next((out / "fold0" / "oof").glob("*.npz"))) as oof:
+    with np.load(next((out / "fold0" / "stage2" / "oof").glob("*.npz"))) as oof:
         assert oof["prob"].dtype == np.uint8 and oof["prob"].shape == oof["prob_flair"].shape
         assert oof["prob"].shape[1:] == (64, 64) and oof["prob_int8"].shape == oof["prob"].shape
-    assert (out / "fold0" / "model.int8.onnx").exists()
+    assert (out / "fold0" / "stage2" / "model.int8.onnx").exists()
+    assert not (out / "fold0" / "stage1" / "oof").exists()  # only the last stage is scored
 
     with open(out / "report" / "per_patient.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -95,3 +96,37 @@ def test_cv_refuses_a_different_setup_on_resume(synth_root, tmp_path, capsys):
     assert "--fold 5 is not between 0 and 1" in capsys.readouterr().err
     assert main(["cv", str(synth_root), "--out", str(tmp_path / "none"), "--resume"]) == 1
     assert "no cross-validation to resume" in capsys.readouterr().err
+
+
+def test_cv_recipe_extended_by_a_stage_and_an_earlier_stage_scored(synth_root, tmp_path, capsys):
+    out = tmp_path / "cv"
+    both = _stage_configs(tmp_path)
+    first = ["cv", str(synth_root), "--out", str(out), "--folds", "2"]
+    assert main([*first, *both[:2]]) == 0
+    one_stage = json.loads((out / "report" / "metrics.json").read_text())
+    assert one_stage["predictions"] == "fold<k>/stage1/oof"
+    before = (out / "fold0" / "stage1" / "last.ckpt").stat().st_mtime_ns
+    # the saved stage, then a new one: each fold continues from its last weights
+    assert main(["cv", str(synth_root), "--out", str(out), "--resume", *both]) == 0
+    assert "recipe extended to 2 stages" in capsys.readouterr().err
+    assert (out / "fold0" / "stage1" / "last.ckpt").stat().st_mtime_ns == before
+    second = yaml.safe_load((out / "fold1" / "stage2" / "config.yaml").read_text())
+    assert second["train"]["init_weights"].endswith("fold1/stage1/last.ckpt")
+    assert len(yaml.safe_load((out / "cv.yaml").read_text())["stages"]) == 2
+    assert (out / "recipe" / "stage2.yaml").exists()
+    metrics = json.loads((out / "report" / "metrics.json").read_text())
+    assert metrics["predictions"] == "fold<k>/stage2/oof" and metrics["complete"]
+    kept = json.loads((out / "report_stage1" / "metrics.json").read_text())
+    assert kept == one_stage  # the one-stage report is kept for the comparison
+    # --stage 1 scores the first stage's weights again, training nothing
+    (out / "report_stage1" / "metrics.json").unlink()
+    assert main(["cv", str(synth_root), "--out", str(out), "--resume", "--stage", "1"]) == 0
+    assert "report_stage1/report.md" in capsys.readouterr().out
+    again = json.loads((out / "report_stage1" / "metrics.json").read_text())
+    assert again["all_sequences"] == one_stage["all_sequences"]
+    assert (out / "fold1" / "stage2" / "last.ckpt").stat().st_mtime_ns > before
+    assert main(["cv", str(synth_root), "--out", str(out), "--resume", "--stage", "3"]) == 1
+    assert "--stage 3 is not between 1 and 2" in capsys.readouterr().err
+    # a recipe that changes a saved stage (not only appends) is still refused
+    assert main(["cv", str(synth_root), "--out", str(out), "--resume", *both[2:]]) == 1
+    assert "stages" in capsys.readouterr().err

@@ -69,11 +69,12 @@ def oof_complete(path: Path) -> bool:
         return False
 
 
-def read_oof(out: Path, folds: int) -> dict[str, tuple[int, list[np.ndarray]]]:
-    """``{patient: (fold, [probabilities per OOF_KEYS])}`` of the folds done."""
+def read_oof(out: Path, folds: int, oof: str = "oof") -> dict[str, tuple[int, list[np.ndarray]]]:
+    """``{patient: (fold, [probabilities per OOF_KEYS])}`` of the folds done, read from
+    ``OUT/fold<k>/<oof>/`` (``brainseg cv`` keeps them in ``stage<n>/oof``)."""
     found = {}
     for k in range(folds):
-        for path in sorted((out / f"fold{k}" / "oof").glob("*.npz")):
+        for path in sorted((out / f"fold{k}" / oof).glob("*.npz")):
             if not oof_complete(path):
                 continue
             with np.load(path) as saved:
@@ -97,12 +98,18 @@ def _summary(agg: dict[str, Any], dice: np.ndarray, seed: int) -> dict[str, Any]
 
 
 def write_cv_report(
-    data: str | Path, out: str | Path, split: dict[str, Any], seed: int = 42
+    data: str | Path,
+    out: str | Path,
+    split: dict[str, Any],
+    seed: int = 42,
+    oof_dir: str = "oof",
+    report_dir: str = "report",
 ) -> dict[str, Any]:
-    """Score the pooled out-of-fold predictions; write ``OUT/report``; return its metrics."""
+    """Score the pooled out-of-fold predictions (``OUT/fold<k>/<oof_dir>``); write
+    ``OUT/<report_dir>``; return its metrics."""
     out = Path(out)
     folds = len(split["folds"])
-    oof = read_oof(out, folds)
+    oof = read_oof(out, folds, oof_dir)
     if not oof:
         raise BrainsegError(f"{out}: no out-of-fold predictions yet; train a fold first")
     every = sorted(p for fold in split["folds"] for p in fold["val"])
@@ -158,6 +165,8 @@ def write_cv_report(
         "folds_done": done,
         "patients": len(oof),
         "patients_total": len(every),
+        "predictions": f"fold<k>/{oof_dir}",
+        "report_dir": report_dir,
         "threshold": 0.5,
         "postprocess_chosen_on_oof": best,
         **headline,
@@ -175,7 +184,7 @@ def write_cv_report(
         "ablation": ablation_table(results),
         "thresholds": thresholds,
     }
-    report = out / "report"
+    report = out / report_dir
     report.mkdir(parents=True, exist_ok=True)
     write_json(report / "metrics.json", finite_json(metrics))
     write_text(

@@ -9,11 +9,17 @@ Layout of ``OUT/`` (everything needed to repeat or continue the run):
 - ``fold<k>/split.json``: fold k's training patients, and its held-out ones as ``val``;
 - ``fold<k>/stage<n>/``: one ``brainseg train`` run per stage of the recipe; stage n starts
   from stage n-1's last weights, as ``make retrain-lgg`` chains them;
-- ``fold<k>/model.int8.onnx``: the last weights' INT8 export (calibrated on the fold's
-  training patients);
-- ``fold<k>/oof/<patient>.npz``: the last stage's probabilities on each held-out patient,
-  with all sequences, with the FLAIR alone, and through the INT8 export (uint8, x 255);
-- ``report/``: the pooled out-of-fold evaluation (:mod:`brainseg.evaluation.crossval`).
+- ``fold<k>/stage<n>/model.int8.onnx``: that stage's last weights exported to INT8
+  (calibrated on the fold's training patients);
+- ``fold<k>/stage<n>/oof/<patient>.npz``: the probabilities of those weights on each
+  held-out patient, with all sequences, with the FLAIR alone, and through the INT8 export
+  (uint8, x 255); the last stage's always, an earlier one's on request (``--stage n``);
+- ``report/``: the pooled out-of-fold evaluation of the last stage
+  (:mod:`brainseg.evaluation.crossval`); ``report_stage<n>/`` that of an earlier stage.
+
+A finished cross-validation can be extended by stages appended to its recipe (``--resume``
+with the saved stages and then the new ones): the folds continue from their last weights,
+and the report moves to the new last stage, the old one staying in ``report_stage<n>``.
 
 Only last weights are used: the held-out patients are watched during training (``val``) but
 never choose an epoch, a threshold or a post-processing, so their scores stay out-of-fold.
@@ -32,7 +38,7 @@ from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import save_oof
 from brainseg.fileio import write_text
-from brainseg.training.stages import train_stages
+from brainseg.training.stages import stage_done, train_stages
 
 
 def make_folds(data: Path, folds: int, seed: int) -> dict[str, Any]:
@@ -76,6 +82,16 @@ def _check_setup(
         split = load_split(out / "folds.json")
         saved = yaml.safe_load((out / "cv.yaml").read_text()) if (out / "cv.yaml").exists() else {}
         saved["overrides"] = saved.get("overrides") or {}
+        before = list(saved.get("stages") or [])
+        if len(setup["stages"]) > len(before) and setup["stages"][: len(before)] == before:
+            saved["stages"] = setup["stages"]  # stages appended to the recipe: extend it
+            for n, config in enumerate(configs[len(before) :], start=len(before) + 1):
+                save_config(config, out / "recipe" / f"stage{n}.yaml")
+            write_text(out / "cv.yaml", yaml.safe_dump({**saved, **setup}, sort_keys=False))
+            old_report, kept = out / "report", out / f"report_stage{len(before)}"
+            if old_report.exists() and not kept.exists():
+                old_report.rename(kept)
+            print(f"cv: recipe extended to {len(configs)} stages", file=sys.stderr)
         for key in ("folds", "seed", "stages", "overrides"):
             if saved.get(key) != setup[key]:
                 raise BrainsegError(
@@ -113,20 +129,21 @@ def train_fold(
 
 
 def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -> None:
-    """Out-of-fold probabilities for fold k's held-out patients: the last weights with all
-    sequences, with the FLAIR alone, and their INT8 ONNX export (calibrated on the fold's
-    training patients, as the shipped export is); patients already done are skipped."""
+    """Out-of-fold probabilities for fold k's held-out patients, beside the stage's
+    ``checkpoint``: with all sequences, with the FLAIR alone, and through its INT8 ONNX
+    export (calibrated on the fold's training patients, as the shipped export is); patients
+    already done are skipped."""
     from brainseg.data.volumes import load_clean_volumes
     from brainseg.evaluation.crossval import oof_complete
     from brainseg.inference.predictor import Predictor
     from brainseg.inference.quantize import export_int8
     from brainseg.io.volume import Volume
 
-    fold_dir = out / f"fold{k}"
-    todo = [p for p in folds["folds"][k]["val"] if not oof_complete(fold_dir / "oof" / f"{p}.npz")]
+    fold_dir, stage_dir = out / f"fold{k}", checkpoint.parent
+    todo = [p for p in folds["folds"][k]["val"] if not oof_complete(stage_dir / "oof" / f"{p}.npz")]
     if not todo:
         return
-    int8 = fold_dir / "model.int8.onnx"
+    int8 = stage_dir / "model.int8.onnx"
     if not int8.exists():
         export_int8(checkpoint, int8, data, fold_dir / "split.json")
     predictor, quantized = Predictor(checkpoint, engine="torch"), Predictor(int8)
@@ -134,12 +151,15 @@ def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -
         image = volume.image_volume()
         flair = volume.images[..., [1, 1, 1]]  # the FLAIR-only input: FLAIR in every channel
         save_oof(
-            fold_dir / "oof" / f"{volume.patient}.npz",
+            stage_dir / "oof" / f"{volume.patient}.npz",
             predictor.predict(image),
             predictor.predict(Volume.from_slices(flair, volume.patient, volume.stems)),
             quantized.predict(image),
         )
-    print(f"cv: fold {k}: out-of-fold predictions for {len(todo)} patients", file=sys.stderr)
+    print(
+        f"cv: fold {k}: out-of-fold predictions of {stage_dir.name} for {len(todo)} patients",
+        file=sys.stderr,
+    )
 
 
 def cross_validate(
@@ -152,8 +172,11 @@ def cross_validate(
     seed: int | None = None,
     overrides: dict[str, Any] | None = None,
     report: bool = True,
+    stage: int | None = None,
 ) -> dict[str, Any] | None:
-    """Train and predict the chosen folds (all by default), then report on what is done."""
+    """Train and predict the chosen folds (all by default), then report on what is done.
+    With ``stage``, train nothing: score the weights after that stage of the recipe (in the
+    folds that finished it) into ``OUT/report_stage<n>``, to measure what later stages add."""
     data, out = Path(data), Path(out)
     if (out / "folds.json").exists() and not resume:
         # parallel jobs (one --fold each) share OUT: a fold nobody started may begin
@@ -178,20 +201,38 @@ def cross_validate(
     for k in chosen:
         if not 0 <= k < folds:
             raise BrainsegError(f"cv: --fold {k} is not between 0 and {folds - 1}")
+    if stage is not None and not 1 <= stage <= len(stages):
+        raise BrainsegError(f"cv: --stage {stage} is not between 1 and {len(stages)}")
     for k in chosen:
-        checkpoint = train_fold(data, out, split, k, stages, overrides)
+        if stage is None:
+            checkpoint = train_fold(data, out, split, k, stages, overrides)
+        elif stage_done(out / f"fold{k}" / f"stage{stage}"):
+            checkpoint = out / f"fold{k}" / f"stage{stage}" / "last.ckpt"
+        else:
+            continue
         predict_fold(data, out, split, k, checkpoint)
     if not report:
         return None
-    return report_cv(data, out)
+    return report_cv(data, out, stage)
 
 
-def report_cv(data: str | Path, out: str | Path) -> dict[str, Any]:
-    """Rewrite ``OUT/report`` from the out-of-fold predictions saved so far."""
+def report_cv(data: str | Path, out: str | Path, stage: int | None = None) -> dict[str, Any]:
+    """Rewrite ``OUT/report`` (or ``OUT/report_stage<n>`` for an earlier ``stage``) from
+    the out-of-fold predictions saved so far."""
     out = Path(out)
     if not (out / "folds.json").exists():
         raise BrainsegError(f"{out}: no cross-validation here (no folds.json)")
     from brainseg.evaluation.crossval import write_cv_report
 
-    seed = int(yaml.safe_load((out / "cv.yaml").read_text()).get("seed", 42))
-    return write_cv_report(data, out, load_split(out / "folds.json"), seed=seed)
+    setup = yaml.safe_load((out / "cv.yaml").read_text())
+    last = len(setup.get("stages") or [None])
+    stage = last if stage is None else stage
+    report = "report" if stage == last else f"report_stage{stage}"
+    return write_cv_report(
+        data,
+        out,
+        load_split(out / "folds.json"),
+        int(setup.get("seed", 42)),
+        oof_dir=f"stage{stage}/oof",
+        report_dir=report,
+    )

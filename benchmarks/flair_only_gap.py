@@ -1,0 +1,51 @@
+"""The FLAIR-only gap of one model on held-out patients: per-patient 3D Dice with all three
+sequences and with the FLAIR copied into every channel (what predict does for a FLAIR-only
+case), threshold 0.5, no post-processing, the same scoring as ``brainseg cv``'s
+out-of-fold predictions. Used to screen recipe changes on one fold before a whole
+cross-validation (docs/cross-validation.md).
+
+    python benchmarks/flair_only_gap.py --data ../shared/data/lgg/kaggle_3m \
+        --split cv/v2/fold0/split.json --model cv/v2/fold0/stage4/last.ckpt
+
+The patients scored are the split's ``val`` (a ``brainseg cv`` fold's held-out patients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from brainseg import metrics
+from brainseg.data.volumes import load_clean_volumes
+from brainseg.inference.predictor import Predictor
+from brainseg.io.volume import Volume
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--split", required=True, help="split JSON; its val patients are scored")
+    parser.add_argument("--model", required=True, help="checkpoint or bundle")
+    args = parser.parse_args()
+    held_out = json.loads(open(args.split).read())["val"]
+    predictor = Predictor(args.model, engine="torch")
+    rows = []
+    for volume in load_clean_volumes(args.data, patients=held_out):
+        flair_only = Volume.from_slices(volume.images[..., [1, 1, 1]], volume.patient, volume.stems)
+        dice = [
+            metrics.dice(metrics.counts(predictor.predict(v) >= 0.5, volume.masks > 0))
+            for v in (volume.image_volume(), flair_only)
+        ]
+        rows.append(dice)
+        print(f"{volume.patient}  three sequences {dice[0]:.3f}  FLAIR only {dice[1]:.3f}")
+    table = np.array(rows)
+    print(
+        f"{len(rows)} patients: three sequences {table[:, 0].mean():.4f}, FLAIR only "
+        f"{table[:, 1].mean():.4f}, gap {table[:, 0].mean() - table[:, 1].mean():.4f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
