@@ -59,6 +59,8 @@ retrain-lgg: $(STAMP)
 		--postprocess small+rel:25 --name brainseg-lgg-unet16 --version $(VERSION)
 	$(BIN)/brainseg export --onnx src/brainseg/weights/brainseg_lgg.int8.onnx --int8 \
 		--calibration $(DATA) --split $(SPLIT)
+	@echo "Now put version $(VERSION) and these sha256 in MODEL_CARD.md (and its copy in src/brainseg/weights):"
+	@sha256sum src/brainseg/weights/brainseg_lgg*
 
 # 5-fold cross-validation of the v2 recipe over every patient of DATA (docs/cross-validation.md);
 # rerun with CV_ARGS=--resume after an interruption.

@@ -30,6 +30,16 @@ def test_card_in_package_matches_the_repository_card():
     assert packaged.read_text() == (ROOT / "MODEL_CARD.md").read_text()
 
 
+def test_card_lists_every_shipped_file_with_its_sha256_and_the_version():
+    from brainseg.models.bundle import card_metadata, card_problems
+
+    # after retraining: update version and sha256 (sha256sum src/brainseg/weights/*) in both cards
+    assert card_problems() == []
+    metadata = card_metadata()
+    assert metadata["model_name"] == load_model_file(None)[2]["name"]
+    assert {f["path"] for f in metadata["files"]} == {"brainseg_lgg.pt", "brainseg_lgg.int8.onnx"}
+
+
 def test_predict_without_model_uses_the_shipped_one(synth_root, tmp_path, capsys):
     assert main(["models"]) == 0
     assert "brainseg-lgg-unet16" in capsys.readouterr().out

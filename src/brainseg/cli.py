@@ -271,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"brainseg {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a defect in brainseg, not bad input: say so, log the traceback
         hint = "" if verbose else " (run with --verbose for the traceback)"
         print(f"brainseg {args.command}: {INTERNAL_ERROR}{hint}", file=sys.stderr)

@@ -95,3 +95,23 @@ def test_batchnorm_statistics_beyond_fp16_range_survive_the_bundle(tmp_path):
         expected = model(x)
     got = _logits(path, x)
     assert torch.isfinite(got).all() and torch.allclose(got, expected, atol=2e-2)
+
+
+def test_card_metadata_and_its_checks(tmp_path):
+    from brainseg.models.bundle import card_metadata, card_problems
+    from brainseg.models.files import file_sha256
+
+    weights = tmp_path / "brainseg_lgg.int8.onnx"
+    weights.write_bytes(b"weights")
+    card = tmp_path / "MODEL_CARD.md"
+    listed = f"  - path: {weights.name}\n    sha256: {file_sha256(weights)}\n"
+    card.write_text(f"---\nversion: '2.0'\nfiles:\n{listed}---\n# card\n")
+    assert card_metadata(card)["files"][0]["path"] == weights.name
+    assert card_problems(card) == []  # no bundle in this folder: no version to compare
+    weights.write_bytes(b"retrained")
+    (tmp_path / "brainseg_lgg.extra.onnx").write_bytes(b"x")
+    problems = card_problems(card)
+    assert len(problems) == 2
+    assert "the card says" in problems[0] and "not listed" in problems[1]
+    card.write_text("# a card without metadata\n")
+    assert card_metadata(card) == {}

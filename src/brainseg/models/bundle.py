@@ -74,6 +74,39 @@ def bundle_from_checkpoint(
     return save_bundle(config, state, {**source_meta, **meta}, out)
 
 
+def card_metadata(card: Path = SHIPPED_CARD) -> dict[str, Any]:
+    """The model card's hub metadata: the YAML block between its first two ``---`` lines."""
+    import yaml
+
+    text = card.read_text() if card.exists() else ""
+    if not text.startswith("---\n") or "\n---\n" not in text[4:]:
+        return {}
+    return yaml.safe_load(text[4 : text.index("\n---\n", 4)]) or {}
+
+
+def card_problems(card: Path = SHIPPED_CARD) -> list[str]:
+    """Where the card and the shipped files disagree: a listed file missing or with another
+    sha256, a shipped file not listed, or a version other than the bundle's."""
+    metadata, folder = card_metadata(card), card.parent
+    listed = {entry["path"]: entry["sha256"] for entry in metadata.get("files", [])}
+    problems = []
+    for name, sha in listed.items():
+        path = folder / name
+        if not path.exists():
+            problems.append(f"{path}: listed in {card.name} but missing")
+        elif file_sha256(path) != sha:
+            problems.append(f"{path}: sha256 {file_sha256(path)}, the card says {sha}")
+    for path in sorted(folder.glob("brainseg_lgg*")):
+        if path.name not in listed:
+            problems.append(f"{path}: shipped but not listed in {card.name}")
+    bundle = folder / SHIPPED_MODEL.name
+    if bundle.exists():
+        version = str(load_model_file(bundle)[2].get("version", "?"))
+        if str(metadata.get("version")) != version:
+            problems.append(f"{card}: version {metadata.get('version')}, the bundle is {version}")
+    return problems
+
+
 def describe_shipped() -> str:
     if not SHIPPED_MODEL.exists():
         return "no bundled model in this install; train one with 'brainseg train'"
@@ -92,6 +125,10 @@ def describe_shipped() -> str:
         f"normalization {config['data']['normalization']}",
         f"  inference:  {config.get('inference', {})}",
     ]
+    int8 = SHIPPED_MODEL.with_suffix(".int8.onnx")
+    if int8.exists():
+        lines.append(f"  int8 onnx:  {int8} (sha256 {file_sha256(int8)})")
+    lines += [f"  WARNING: {problem}" for problem in card_problems()]
     if SHIPPED_CARD.exists():
         lines += ["", SHIPPED_CARD.read_text()]
     return "\n".join(lines)
