@@ -57,9 +57,14 @@ def test_extends_merges_and_overrides(tmp_path):
 
 def test_stage_recipes_resolve_to_the_shipped_values():
     base = load_config(CONFIGS / "lgg.yaml")
-    expected = {2: (43, 45, 1e-3), 3: (44, 25, 5e-4), 4: (45, 25, 2.5e-4), 5: (46, 25, 1.25e-4)}
+    expected = {
+        "lgg_stage2": (43, 45, 1e-3),
+        "lgg_stage3": (44, 25, 5e-4),
+        "lgg_stage4": (45, 25, 2.5e-4),
+        "lgg_rejected_stage5": (46, 25, 1.25e-4),
+    }
     for stage, (seed, epochs, lr) in expected.items():
-        config = load_config(CONFIGS / f"lgg_stage{stage}.yaml")
+        config = load_config(CONFIGS / f"{stage}.yaml")
         assert (config["seed"], config["train"]["epochs"], config["train"]["lr"]) == (
             seed,
             epochs,
@@ -67,3 +72,20 @@ def test_stage_recipes_resolve_to_the_shipped_values():
         )
         for section in ("data", "model", "loss", "augment"):
             assert config[section] == base[section], (stage, section)
+
+
+def test_v2_recipe_stages():
+    """v2 = the v1.2 cycles plus the own-scans augmentations, then the FLAIR-heavy stage 5."""
+    expected = {
+        "lgg_v2": (42, 45, 2e-3, 0.5),
+        "lgg_v2_stage2": (43, 45, 1e-3, 0.5),
+        "lgg_v2_stage3": (44, 25, 5e-4, 0.5),
+        "lgg_v2_stage4": (45, 25, 2.5e-4, 0.5),
+        "lgg_v2_stage5": (46, 10, 2.5e-4, 0.75),
+    }
+    for stage, values in expected.items():
+        config = load_config(CONFIGS / f"{stage}.yaml")
+        train, augment = config["train"], config["augment"]
+        got = (config["seed"], train["epochs"], train["lr"], augment["missing_sequence"])
+        assert got == values, stage
+        assert augment["skull_strip"] == 0.3 and config["data"]["context"] == 0, stage

@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an existing --out")
     p.add_argument("--seed", type=int, help="seed of the fold assignment (default 42)")
     p.add_argument("--epochs", type=int, help="override every stage's epochs (smoke tests)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config key in every stage, e.g. data.context=1 (a lever to test)",
+    )
     p.add_argument("--report-only", action="store_true", help="only rewrite OUT/report")
     p.add_argument(
         "--stage",

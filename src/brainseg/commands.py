@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from brainseg.errors import BrainsegError, DataProblemsError
 
@@ -104,13 +105,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["data.context=1", ...]`` -> ``{"data": {"context": 1}}``; values are YAML."""
+    import yaml
+
+    from brainseg.config import deep_merge
+
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or "" in key.split("."):
+            raise BrainsegError(f"--set {pair}: expected KEY=VALUE, e.g. data.context=1")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise BrainsegError(f"--set {pair}: the value is not valid YAML") from None
+        for part in reversed(key.strip().split(".")):
+            parsed = {part: parsed}
+        overrides = deep_merge(overrides, parsed)
+    return overrides
+
+
 def cmd_cv(args: argparse.Namespace) -> int:
     from brainseg.training.cv import cross_validate, report_cv
 
     if args.report_only:
         metrics = report_cv(args.data, args.out, args.stage)
     else:
-        overrides = {"train": {"epochs": args.epochs}} if args.epochs else None
+        from brainseg.config import deep_merge
+
+        overrides = parse_overrides(args.set or [])
+        if args.epochs:
+            overrides = deep_merge(overrides, {"train": {"epochs": args.epochs}})
         metrics = cross_validate(
             args.data,
             args.out,
@@ -119,7 +145,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
             args.fold,
             args.resume,
             args.seed,
-            overrides,
+            overrides or None,
             stage=args.stage,
         )
     if metrics is None:

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_text
@@ -36,6 +43,9 @@ class DataConfig(_Section):
     # How those tumour draws spread over the tumour slices: "uniform", "area" (in proportion
     # to the lesion area) or "patient" (every patient's lesion drawn alike, small or large).
     tumor_sampling: Literal["uniform", "area", "patient"] = "uniform"
+    # 2.5D: the FLAIR of this many neighbouring slices on each side is added as input
+    # channels after the three sequences (model.in_channels becomes 3 + 2 x context).
+    context: int = Field(0, ge=0, le=3)
     cache_dir: str | None = None
     # How a volume with geometry is put on the training frame (docs/own-scans.md): at the
     # frame's 0.9 mm pixels ("spacing", physical size kept), or so for a whole head but with
@@ -150,6 +160,18 @@ class Config(_Section):
     augment: AugmentConfig = AugmentConfig()
     split: SplitConfig = SplitConfig()
     inference: InferenceConfig = InferenceConfig()
+
+    @model_validator(mode="after")
+    def _channels_match_context(self) -> Config:
+        wanted = 3 + 2 * self.data.context
+        if self.model.in_channels == 3 and wanted != 3:
+            self.model.in_channels = wanted  # 3 is the default: follow data.context
+        elif self.model.in_channels != wanted:
+            raise ValueError(
+                f"model.in_channels {self.model.in_channels} does not match data.context "
+                f"{self.data.context} (3 sequences + 2 x context = {wanted})"
+            )
+        return self
 
 
 DEFAULT_CONFIG: dict[str, Any] = Config().model_dump()

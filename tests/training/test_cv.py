@@ -130,3 +130,40 @@ def test_cv_recipe_extended_by_a_stage_and_an_earlier_stage_scored(synth_root, t
     # a recipe that changes a saved stage (not only appends) is still refused
     assert main(["cv", str(synth_root), "--out", str(out), "--resume", *both[2:]]) == 1
     assert "stages" in capsys.readouterr().err
+
+
+def test_parse_overrides_known_values():
+    import pytest
+
+    from brainseg.commands import parse_overrides
+    from brainseg.errors import BrainsegError
+
+    got = parse_overrides(
+        ["data.context=1", "loss.dice_per_slice=true", "data.tumor_sampling=area"]
+    )
+    assert got == {
+        "data": {"context": 1, "tumor_sampling": "area"},
+        "loss": {"dice_per_slice": True},
+    }
+    for bad in ("data.context", "=1", "data..context=1"):
+        with pytest.raises(BrainsegError, match="expected KEY=VALUE"):
+            parse_overrides([bad])
+
+
+def test_cv_lever_set_in_every_stage_and_kept_on_resume(synth_root, tmp_path, capsys):
+    out = tmp_path / "cv"
+    stages = _stage_configs(tmp_path)
+    lever = ["--set", "data.context=1"]
+    args = ["cv", str(synth_root), "--out", str(out), "--folds", "2", *stages, *lever]
+    assert main([*args, "--fold", "0"]) == 0
+    for n in (1, 2):
+        config = yaml.safe_load((out / "fold0" / f"stage{n}" / "config.yaml").read_text())
+        assert config["data"]["context"] == 1 and config["model"]["in_channels"] == 5
+    assert yaml.safe_load((out / "cv.yaml").read_text())["overrides"] == {"data": {"context": 1}}
+    capsys.readouterr()
+    resume = ["cv", str(synth_root), "--out", str(out), "--resume"]
+    assert main([*resume, "--set", "data.context=2"]) == 1
+    assert "overrides" in capsys.readouterr().err
+    assert main([*resume, "--fold", "1"]) == 0  # the saved lever applies
+    config = yaml.safe_load((out / "fold1" / "stage1" / "config.yaml").read_text())
+    assert config["data"]["context"] == 1

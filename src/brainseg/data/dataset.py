@@ -1,10 +1,11 @@
 """A torch Dataset over decoded patients: uint8 in memory, normalised on the batch.
 
-Each item is a dict of ``image`` (3, R, R) uint8, ``mask`` (1, R, R) uint8, ``scale`` (3,)
-float32 and ``patient`` (index). Keeping uint8 makes the whole of ../shared about 400 MB and
-lets a single loader process keep up; augmentation runs on whole batches later. The slices
-go through ``brainseg.preprocessing``, the same code as prediction, so that training and
-inference feed the network the same tensor for the same slice.
+Each item is a dict of ``image`` (C, R, R) uint8, ``mask`` (1, R, R) uint8, ``scale`` (C,)
+float32 and ``patient`` (index); C is 3, or 3 + 2 x context for a 2.5D model. Keeping uint8
+makes the whole of ../shared about 400 MB and lets a single loader process keep up;
+augmentation runs on whole batches later. The slices go through ``brainseg.preprocessing``,
+the same code as prediction, so that training and inference feed the network the same
+tensor for the same slice.
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ class SliceDataset(Dataset):
         normalization: str = "volume",
         resolution: int | None = None,
         stems: set[str] | None = None,
+        context: int = 0,
     ):
-        pre = Preprocessor({"normalization": normalization, "resolution": resolution})
+        pre = Preprocessor(
+            {"normalization": normalization, "resolution": resolution, "context": context}
+        )
         images, masks, scales, patient_index = [], [], [], []
         self.patients = [v.patient for v in volumes]
         self.stems: list[str] = []

@@ -186,7 +186,11 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
         if missing:
             raise BrainsegError(f"split names patients not in the data: {', '.join(missing[:5])}")
         return SliceDataset(
-            [by_name[n] for n in names], cfg_data["normalization"], cfg_data["resolution"], stems
+            [by_name[n] for n in names],
+            cfg_data["normalization"],
+            cfg_data["resolution"],
+            stems,
+            cfg_data.get("context", 0),
         )
 
     train_set, val_set = dataset("train"), dataset("val")
