@@ -54,6 +54,8 @@ def test_report_on_known_predictions(synth_root, tmp_path):
     assert metrics["int8_change"]["mean"] == pytest.approx(-1 / 8)
     assert metrics["worst_five"][0]["patient"] == names[-1]
     assert metrics["worst_five"][0]["fold"] == 1
+    picture = tmp_path / "report" / "worst_five.png"
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((Path(tmp_path) / "report" / "metrics.json").read_text())
     assert saved["all_sequences"]["dice_per_patient_mean"] == pytest.approx(7 / 8)
     assert "| three sequences | none | 0.875 |" in (tmp_path / "report" / "report.md").read_text()

@@ -64,7 +64,7 @@ def test_cv_trains_every_fold_and_pools_out_of_fold(synth_root, tmp_path, capsys
     dice = [float(r["dice"]) for r in rows]
     chosen = metrics["all_sequences_postprocessed"]
     assert abs(chosen["dice_per_patient_mean"] - np.mean(dice)) < 1e-5
-    for name in ("report.md", "report.html", "ablation.csv"):
+    for name in ("report.md", "report.html", "ablation.csv", "worst_five.png"):
         assert (out / "report" / name).exists()
 
     # a finished cross-validation resumes to the same report, training nothing

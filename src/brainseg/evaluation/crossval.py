@@ -205,6 +205,12 @@ def write_cv_report(
         "ablation": metrics["ablation"],
     }
     write_report(report, html_metrics, results[best][0], volumes, chosen_preds, None, seed)
+    from brainseg.report.cases import case_rows_figure
+
+    flair_preds = {
+        v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw_flair, strict=True)
+    }
+    case_rows_figure(worst, volumes, chosen_preds, flair_preds, report / "worst_five.png")
     return metrics
 
 
@@ -258,6 +264,8 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
         + ", ".join(
             f"{w['patient']} (fold {w['fold']}) {f(w['dice'])}" for w in metrics["worst_five"]
         ),
+        "",
+        "![The worst five, with all sequences and with the FLAIR alone](worst_five.png)",
         "",
         "| post-processing | mean | median | pooled | FP rate, empty slices |",
         "|---|---|---|---|---|",
