@@ -106,6 +106,10 @@ def test_cv_recipe_extended_by_a_stage_and_an_earlier_stage_scored(synth_root, t
     one_stage = json.loads((out / "report" / "metrics.json").read_text())
     assert one_stage["predictions"] == "fold<k>/stage1/oof"
     before = (out / "fold0" / "stage1" / "last.ckpt").stat().st_mtime_ns
+    # appending a stage together with another change is refused and changes nothing
+    assert main(["cv", str(synth_root), "--out", str(out), "--resume", *both, "--seed", "3"]) == 1
+    assert "seed 42, not 3" in capsys.readouterr().err
+    assert len(yaml.safe_load((out / "cv.yaml").read_text())["stages"]) == 1
     # the saved stage, then a new one: each fold continues from its last weights
     assert main(["cv", str(synth_root), "--out", str(out), "--resume", *both]) == 0
     assert "recipe extended to 2 stages" in capsys.readouterr().err

@@ -82,17 +82,7 @@ def _check_setup(
         split = load_split(out / "folds.json")
         saved = yaml.safe_load((out / "cv.yaml").read_text()) if (out / "cv.yaml").exists() else {}
         saved["overrides"] = saved.get("overrides") or {}
-        before = list(saved.get("stages") or [])
-        if len(setup["stages"]) > len(before) and setup["stages"][: len(before)] == before:
-            saved["stages"] = setup["stages"]  # stages appended to the recipe: extend it
-            for n, config in enumerate(configs[len(before) :], start=len(before) + 1):
-                save_config(config, out / "recipe" / f"stage{n}.yaml")
-            write_text(out / "cv.yaml", yaml.safe_dump({**saved, **setup}, sort_keys=False))
-            old_report, kept = out / "report", out / f"report_stage{len(before)}"
-            if old_report.exists() and not kept.exists():
-                old_report.rename(kept)
-            print(f"cv: recipe extended to {len(configs)} stages", file=sys.stderr)
-        for key in ("folds", "seed", "stages", "overrides"):
+        for key in ("folds", "seed", "overrides"):
             if saved.get(key) != setup[key]:
                 raise BrainsegError(
                     f"{out}: holds a cross-validation with {key} {saved.get(key)}, not "
@@ -104,6 +94,14 @@ def _check_setup(
                 f"{out}/folds.json: its patients differ from those in {data}; the data changed "
                 "since this cross-validation started, so use another --out"
             )
+        before = list(saved.get("stages") or [])
+        if len(setup["stages"]) > len(before) and setup["stages"][: len(before)] == before:
+            _extend_recipe(out, saved, setup, configs, len(before))
+        elif before != setup["stages"]:
+            raise BrainsegError(
+                f"{out}: holds a cross-validation with stages {before}, not "
+                f"{setup['stages']}; use another --out (stages may only be appended)"
+            )
         return split
     split = make_folds(data, folds, seed)
     out.mkdir(parents=True, exist_ok=True)
@@ -112,6 +110,17 @@ def _check_setup(
         save_config(config, out / "recipe" / f"stage{n}.yaml")
     write_text(out / "cv.yaml", yaml.safe_dump(setup, sort_keys=False))
     return split
+
+
+def _extend_recipe(out: Path, saved: dict, setup: dict, configs: list, before: int) -> None:
+    """Append the new stages to a cross-validation's recipe; keep the old last report."""
+    for n, config in enumerate(configs[before:], start=before + 1):
+        save_config(config, out / "recipe" / f"stage{n}.yaml")
+    write_text(out / "cv.yaml", yaml.safe_dump({**saved, **setup}, sort_keys=False))
+    old_report, kept = out / "report", out / f"report_stage{before}"
+    if old_report.exists() and not kept.exists():
+        old_report.rename(kept)
+    print(f"cv: recipe extended to {len(configs)} stages", file=sys.stderr)
 
 
 def train_fold(
