@@ -147,12 +147,40 @@ def _init_state(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any
 
     source_config, state, _ = load_model_file(Path(path))
     source_model = deep_merge(DEFAULT_CONFIG["model"], source_config.get("model", {}))
-    if source_model != model_config:
+    widened = source_model["in_channels"] < model_config["in_channels"]
+    if {**source_model, "in_channels": model_config["in_channels"]} != model_config or (
+        source_model["in_channels"] > model_config["in_channels"]
+    ):
         raise BrainsegError(
             f"{path}: its model {source_model} differs from this run's "
             f"{model_config}; init weights need the same architecture"
         )
-    return {k: v.float() for k, v in state.items()}
+    state = {k: v.float() for k, v in state.items()}
+    if widened:  # e.g. a 2.5D run from 3-channel weights
+        state = _widen_inputs(state, model_config)
+        print(
+            f"note: {path}: {source_model['in_channels']} input channels widened to "
+            f"{model_config['in_channels']}; the new ones start at zero weight",
+            file=sys.stderr,
+        )
+    return state
+
+
+def _widen_inputs(state: dict[str, Any], model_config: dict[str, Any]) -> dict[str, Any]:
+    """Zero-pad the input channels of the weights that read the network's input, so that
+    the widened model computes exactly what the source did until it learns otherwise."""
+    import torch
+
+    from brainseg.models.registry import create_model
+
+    target = create_model(model_config).state_dict()
+    for key, tensor in state.items():
+        wanted = target[key].shape
+        if tensor.shape != wanted:
+            extra = wanted[1] - tensor.shape[1]
+            padding = torch.zeros(tensor.shape[0], extra, *tensor.shape[2:])
+            state[key] = torch.cat([tensor, padding], dim=1)
+    return state
 
 
 def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None, init_state):
