@@ -20,7 +20,6 @@ import numpy as np
 from brainseg import metrics
 from brainseg.data.volumes import load_clean_volumes
 from brainseg.inference.predictor import Predictor
-from brainseg.io.volume import Volume
 
 
 def main() -> None:
@@ -33,10 +32,9 @@ def main() -> None:
     predictor = Predictor(args.model, engine="torch")
     rows = []
     for volume in load_clean_volumes(args.data, patients=held_out):
-        flair_only = Volume.from_slices(volume.images[..., [1, 1, 1]], volume.patient, volume.stems)
         dice = [
             metrics.dice(metrics.counts(predictor.predict(v) >= 0.5, volume.masks > 0))
-            for v in (volume.image_volume(), flair_only)
+            for v in (volume.image_volume(), volume.flair_only_volume())
         ]
         rows.append(dice)
         print(f"{volume.patient}  three sequences {dice[0]:.3f}  FLAIR only {dice[1]:.3f}")

@@ -40,6 +40,10 @@ class Patient:
         """The images as the I/O layer's ``Volume`` (what predict reads from the same folder)."""
         return Volume.from_slices(self.images, self.patient, self.stems)
 
+    def flair_only_volume(self) -> Volume:
+        """The FLAIR in every channel: what prediction builds for a FLAIR-only scan."""
+        return Volume.from_slices(self.images[..., [1, 1, 1]], self.patient, self.stems)
+
 
 def _problem(path: Path | str, text: str) -> dict[str, str]:
     return {"file": str(path), "problem": text}

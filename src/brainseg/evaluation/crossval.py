@@ -207,8 +207,11 @@ def write_cv_report(
     write_report(report, html_metrics, results[best][0], volumes, chosen_preds, None, seed)
     from brainseg.report.cases import case_rows_figure
 
+    shown = {r["patient"] for r in worst}
     flair_preds = {
-        v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw_flair, strict=True)
+        v.patient: apply_postprocess(m, best)
+        for v, m in zip(volumes, raw_flair, strict=True)
+        if v.patient in shown
     }
     case_rows_figure(worst, volumes, chosen_preds, flair_preds, report / "worst_five.png")
     return metrics

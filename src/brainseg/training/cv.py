@@ -146,7 +146,6 @@ def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -
     from brainseg.evaluation.crossval import oof_complete
     from brainseg.inference.predictor import Predictor
     from brainseg.inference.quantize import export_int8
-    from brainseg.io.volume import Volume
 
     fold_dir, stage_dir = out / f"fold{k}", checkpoint.parent
     todo = [p for p in folds["folds"][k]["val"] if not oof_complete(stage_dir / "oof" / f"{p}.npz")]
@@ -158,11 +157,10 @@ def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -
     predictor, quantized = Predictor(checkpoint, engine="torch"), Predictor(int8)
     for volume in load_clean_volumes(data, patients=todo):
         image = volume.image_volume()
-        flair = volume.images[..., [1, 1, 1]]  # the FLAIR-only input: FLAIR in every channel
         save_oof(
             stage_dir / "oof" / f"{volume.patient}.npz",
             predictor.predict(image),
-            predictor.predict(Volume.from_slices(flair, volume.patient, volume.stems)),
+            predictor.predict(volume.flair_only_volume()),
             quantized.predict(image),
         )
     print(
