@@ -33,20 +33,20 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-# Retrain the shipped model (MODEL_CARD.md): four cosine cycles chained by --init-weights
-# (one `brainseg train` with four --config; after an interruption: TRAIN_ARGS=--resume)
-# (70 min on 2 CPU cores with AVX-512 bf16; about 4 h in fp32 without it) on the final-fit
-# split (train + val of splits/lgg_seed42.json; the test patients stay out), then bundle the
-# last checkpoint and its INT8 export as package data. With more patients, first write a
-# new final-fit split:  brainseg split DATA --out splits/NEW.json --seed 42 --final-fit
+# Retrain the shipped model (MODEL_CARD.md): the v2 recipe's five cosine cycles chained by
+# --init-weights (one `brainseg train` with five --config; after an interruption:
+# TRAIN_ARGS=--resume) on all 80 patients (splits/lgg_v2_final.json, a final-fit split),
+# then bundle the last checkpoint and its INT8 export as package data. Time: see
+# MODEL_CARD.md (2 CPU cores with AVX-512 bf16; about 4x longer in fp32 without it). With
+# more patients, first write a new final-fit split:
+#   brainseg split DATA --out splits/NEW.json --seed 42 --final-fit
+# v1.2's four-stage recipe on its 54 patients: RECIPE=lgg SPLIT=splits/lgg_seed42_final.json
 DATA ?= ../shared/data/lgg/kaggle_3m
-SPLIT ?= splits/lgg_seed42_final.json
+SPLIT ?= splits/lgg_v2_final.json
 RUNS ?= runs
 VERSION ?= dev
 # The recipe's stage configs: configs/$(RECIPE).yaml, then configs/$(RECIPE)_stage<n>.yaml
-# (lgg: 4 stages; lgg_v2: 5). v1.2: RECIPE=lgg (the default). v2 (own-scans robustness,
-# all 80 patients):  make retrain-lgg RECIPE=lgg_v2 SPLIT=splits/lgg_v2_final.json VERSION=2.0
-RECIPE ?= lgg
+RECIPE ?= lgg_v2
 stages_of = configs/$(1).yaml $(sort $(wildcard configs/$(1)_stage*.yaml))
 STAGES = $(call stages_of,$(RECIPE))
 LAST_STAGE = $(RUNS)/$(RECIPE)/stage$(words $(STAGES))/last.ckpt

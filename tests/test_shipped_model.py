@@ -38,6 +38,11 @@ def test_card_lists_every_shipped_file_with_its_sha256_and_the_version():
     metadata = card_metadata()
     assert metadata["model_name"] == load_model_file(None)[2]["name"]
     assert {f["path"] for f in metadata["files"]} == {"brainseg_lgg.pt", "brainseg_lgg.int8.onnx"}
+    # every result parses as {type, name, value}: an unquoted comma in a flow-style name
+    # would split it into extra keys
+    metrics = [m for r in metadata["model-index"][0]["results"] for m in r["metrics"]]
+    assert metrics and all(set(m) == {"type", "name", "value"} for m in metrics)
+    assert all(isinstance(m["value"], float) and 0 < m["value"] <= 1 for m in metrics)
 
 
 def test_predict_without_model_uses_the_shipped_one(synth_root, tmp_path, capsys):
