@@ -29,7 +29,7 @@ from brainseg.postprocess import ABLATION, apply_postprocess
 
 OOF_SCALE = 255.0
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
-SHIPPED_POSTPROCESS = "small+rel:25"  # what v1.x ships with: always in the ablation
+SHIPPED_POSTPROCESS = "small+rel:25"  # what the shipped model uses: always in the ablation
 BOOTSTRAP_DRAWS = 10_000
 
 
