@@ -27,18 +27,25 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--split", required=True, help="split JSON; its val patients are scored")
     parser.add_argument("--model", required=True, help="checkpoint or bundle")
+    parser.add_argument("--tta", action="store_true", help="horizontal-flip TTA")
+    parser.add_argument("--csv", help="also write the per-patient Dice to this CSV")
     args = parser.parse_args()
     held_out = json.loads(open(args.split).read())["val"]
-    predictor = Predictor(args.model, engine="torch")
-    rows = []
+    predictor = Predictor(args.model, engine="torch", tta=args.tta)
+    rows, patients = [], []
     for volume in load_clean_volumes(args.data, patients=held_out):
         dice = [
             metrics.dice(metrics.counts(predictor.predict(v) >= 0.5, volume.masks > 0))
             for v in (volume.image_volume(), volume.flair_only_volume())
         ]
         rows.append(dice)
+        patients.append(volume.patient)
         print(f"{volume.patient}  three sequences {dice[0]:.3f}  FLAIR only {dice[1]:.3f}")
     table = np.array(rows)
+    if args.csv:
+        lines = ["patient,dice,dice_flair_only"]
+        lines += [f"{p},{a:.6f},{b:.6f}" for p, (a, b) in zip(patients, rows, strict=True)]
+        open(args.csv, "w").write("\n".join(lines) + "\n")
     print(
         f"{len(rows)} patients: three sequences {table[:, 0].mean():.4f}, FLAIR only "
         f"{table[:, 1].mean():.4f}, gap {table[:, 0].mean() - table[:, 1].mean():.4f}"
