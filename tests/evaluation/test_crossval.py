@@ -54,11 +54,17 @@ def test_report_on_known_predictions(synth_root, tmp_path):
     assert metrics["int8_change"]["mean"] == pytest.approx(-1 / 8)
     assert metrics["worst_five"][0]["patient"] == names[-1]
     assert metrics["worst_five"][0]["fold"] == 1
+    # fold 1 holds the missed patient (three sequences) and the FLAIR-only misses
+    assert [b["patients"] for b in metrics["by_fold"]] == [4, 4]
+    assert [b["dice_per_patient_mean"] for b in metrics["by_fold"]] == [1.0, 0.75]
+    assert [b["flair_only_mean"] for b in metrics["by_fold"]] == [1.0, 0.0]
     picture = tmp_path / "report" / "worst_five.png"
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = json.loads((Path(tmp_path) / "report" / "metrics.json").read_text())
     assert saved["all_sequences"]["dice_per_patient_mean"] == pytest.approx(7 / 8)
-    assert "| three sequences | none | 0.875 |" in (tmp_path / "report" / "report.md").read_text()
+    report = (tmp_path / "report" / "report.md").read_text()
+    assert "| three sequences | none | 0.875 |" in report
+    assert "fold 1 0.750 / 0.000 (4 patients)" in report
 
 
 def test_partial_report_says_so(synth_root, tmp_path):

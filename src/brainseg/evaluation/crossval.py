@@ -159,6 +159,17 @@ def write_cv_report(
     for row, flair_row in zip(results[best][0], results_flair[best][0], strict=True):
         rows.append({**row, "fold": fold_of[row["patient"]], "dice_flair_only": flair_row["dice"]})
     worst = sorted(rows, key=lambda r: r["dice"])[:5]
+    by_fold = []
+    for k in done:
+        mine = [r for r in rows if r["fold"] == k]
+        by_fold.append(
+            {
+                "fold": k,
+                "patients": len(mine),
+                "dice_per_patient_mean": float(np.mean([r["dice"] for r in mine])),
+                "flair_only_mean": float(np.mean([r["dice_flair_only"] for r in mine])),
+            }
+        )
     metrics = {
         "complete": len(oof) == len(every),
         "folds": folds,
@@ -178,6 +189,7 @@ def write_cv_report(
             "mean": float(int8_change.mean()),
             "ci95": list(bootstrap_interval(int8_change, seed)),
         },
+        "by_fold": by_fold,
         "worst_five": [
             {k: r[k] for k in ("patient", "fold", "dice", "true_volume_px")} for r in worst
         ],
@@ -262,6 +274,13 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
         "",
         f"INT8 export minus fp32, paired: {f(metrics['int8_change']['mean'])} (95% CI "
         f"{f(metrics['int8_change']['ci95'][0])}–{f(metrics['int8_change']['ci95'][1])}).",
+        "",
+        "By fold (chosen post-processing; three sequences / FLAIR only): "
+        + ", ".join(
+            f"fold {b['fold']} {f(b['dice_per_patient_mean'])} / {f(b['flair_only_mean'])} "
+            f"({b['patients']} patients)"
+            for b in metrics["by_fold"]
+        ),
         "",
         "Worst five: "
         + ", ".join(
