@@ -19,6 +19,8 @@ import numpy as np
 
 from brainseg import metrics
 from brainseg.data.volumes import load_clean_volumes
+from brainseg.evaluation.evaluate import rows_to_csv
+from brainseg.fileio import write_text
 from brainseg.inference.predictor import Predictor
 
 
@@ -43,9 +45,11 @@ def main() -> None:
         print(f"{volume.patient}  three sequences {dice[0]:.3f}  FLAIR only {dice[1]:.3f}")
     table = np.array(rows)
     if args.csv:
-        lines = ["patient,dice,dice_flair_only"]
-        lines += [f"{p},{a:.6f},{b:.6f}" for p, (a, b) in zip(patients, rows, strict=True)]
-        open(args.csv, "w").write("\n".join(lines) + "\n")
+        columns = ["patient", "dice", "dice_flair_only"]
+        per_patient = [
+            dict(zip(columns, (p, *d), strict=True)) for p, d in zip(patients, rows, strict=True)
+        ]
+        write_text(args.csv, rows_to_csv(per_patient, columns))
     print(
         f"{len(rows)} patients: three sequences {table[:, 0].mean():.4f}, FLAIR only "
         f"{table[:, 1].mean():.4f}, gap {table[:, 0].mean() - table[:, 1].mean():.4f}"
