@@ -1,0 +1,89 @@
+"""``report.md`` of a cross-validation: the pooled out-of-fold figures as Markdown, from the
+metrics that :func:`brainseg.evaluation.crossval.write_cv_report` computes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def format_cv_report(metrics: dict[str, Any]) -> str:
+    """The Markdown summary: headline table, FLAIR-only gap, by fold, worst five,
+    post-processing ablation and threshold sweep."""
+
+    def f(x: Any) -> str:
+        return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.3f}"
+
+    lines = ["# Cross-validation report", ""]
+    if not metrics["complete"]:
+        lines += [
+            f"**Partial:** {metrics['patients']} of {metrics['patients_total']} patients "
+            f"(folds {metrics['folds_done']} of {metrics['folds']}); not yet an estimate over "
+            "all patients.",
+            "",
+        ]
+    lines += [
+        f"Per-patient 3D Dice over {metrics['patients']} out-of-fold patients, threshold 0.5. "
+        f"Post-processing `{metrics['postprocess_chosen_on_oof']}` was chosen on these "
+        "out-of-fold predictions (the nnU-Net way); the raw rows involve no choice.",
+        "",
+        "| input | post-processing | mean | 95% CI (bootstrap) | median | min |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, label in (
+        ("all_sequences", "three sequences"),
+        ("all_sequences_postprocessed", "three sequences"),
+        ("flair_only", "FLAIR only"),
+        ("flair_only_postprocessed", "FLAIR only"),
+        ("int8", "three sequences, INT8 export"),
+        ("int8_postprocessed", "three sequences, INT8 export"),
+    ):
+        h = metrics[name]
+        pp = "chosen" if name.endswith("postprocessed") else "none"
+        low, high = h["dice_per_patient_ci95"]
+        lines.append(
+            f"| {label} | {pp} | {f(h['dice_per_patient_mean'])} | {f(low)}–{f(high)} | "
+            f"{f(h['dice_per_patient_median'])} | {f(h['dice_per_patient_min'])} |"
+        )
+    gap = metrics["flair_only_gap"]
+    lines += [
+        "",
+        f"FLAIR-only gap (three sequences minus FLAIR only, paired): {f(gap['mean'])} "
+        f"(95% CI {f(gap['ci95'][0])}–{f(gap['ci95'][1])}).",
+        "",
+        f"INT8 export minus fp32, paired: {f(metrics['int8_change']['mean'])} (95% CI "
+        f"{f(metrics['int8_change']['ci95'][0])}–{f(metrics['int8_change']['ci95'][1])}).",
+        "",
+        "By fold (chosen post-processing; three sequences / FLAIR only): "
+        + ", ".join(
+            f"fold {b['fold']} {f(b['dice_per_patient_mean'])} / {f(b['flair_only_mean'])} "
+            f"({b['patients']} patients)"
+            for b in metrics["by_fold"]
+        ),
+        "",
+        "Worst five: "
+        + ", ".join(
+            f"{w['patient']} (fold {w['fold']}) {f(w['dice'])}" for w in metrics["worst_five"]
+        ),
+        "",
+        "![The worst five, with all sequences and with the FLAIR alone](worst_five.png)",
+        "",
+        "| post-processing | mean | median | pooled | FP rate, empty slices |",
+        "|---|---|---|---|---|",
+    ]
+    for r in metrics["ablation"]:
+        lines.append(
+            f"| {r['postprocess']} | {f(r['dice_per_patient_mean'])} | "
+            f"{f(r['dice_per_patient_median'])} | {f(r['dice'])} | "
+            f"{f(r['empty_slice_false_positive_rate'])} |"
+        )
+    if metrics.get("thresholds"):
+        lines += [
+            "",
+            f"Threshold (with `{metrics['thresholds'][0]['postprocess']}`; 0.5 is used): "
+            + ", ".join(
+                f"{t['threshold']:g} {f(t['dice_per_patient_mean'])}" for t in metrics["thresholds"]
+            ),
+        ]
+    return "\n".join(lines) + "\n"
