@@ -143,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="train nothing: score the weights after stage N into OUT/report_stage<N>",
     )
+    p.add_argument(
+        "--reuse",
+        metavar="OLD",
+        help="take the leading stages that the cross-validation OLD trained with the same "
+        "configuration and folds from there (hard links); train only the rest",
+    )
 
     p = add(
         "evaluate", commands.cmd_evaluate, "Score a model or existing masks per slice and patient."

@@ -147,6 +147,7 @@ def cmd_cv(args: argparse.Namespace) -> int:
             args.seed,
             overrides or None,
             stage=args.stage,
+            reuse=args.reuse,
         )
     if metrics is None:
         return 0

@@ -21,6 +21,11 @@ A finished cross-validation can be extended by stages appended to its recipe (``
 with the saved stages and then the new ones): the folds continue from their last weights,
 and the report moves to the new last stage, the old one staying in ``report_stage<n>``.
 
+A variant of a recipe's later stages (a lever tried as the last stage) need not retrain the
+earlier ones: ``--reuse OLD`` takes, fold by fold, every leading stage whose validated
+configuration is the same as in the finished cross-validation ``OLD`` (same folds) from
+there, as hard links, and trains only the rest.
+
 Only last weights are used: the held-out patients are watched during training (``val``) but
 never choose an epoch, a threshold or a post-processing, so their scores stay out-of-fold.
 """
@@ -38,6 +43,7 @@ from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import save_oof
 from brainseg.fileio import write_text
+from brainseg.training.cv_reuse import check_reusable, reuse_stages
 from brainseg.training.stages import stage_done, train_stages
 
 
@@ -180,10 +186,13 @@ def cross_validate(
     overrides: dict[str, Any] | None = None,
     report: bool = True,
     stage: int | None = None,
+    reuse: str | Path | None = None,
 ) -> dict[str, Any] | None:
     """Train and predict the chosen folds (all by default), then report on what is done.
     With ``stage``, train nothing: score the weights after that stage of the recipe (in the
-    folds that finished it) into ``OUT/report_stage<n>``, to measure what later stages add."""
+    folds that finished it) into ``OUT/report_stage<n>``, to measure what later stages add.
+    With ``reuse``, the stages that another cross-validation already trained alike are
+    linked from it (:func:`reuse_stages`)."""
     data, out = Path(data), Path(out)
     if (out / "folds.json").exists() and not resume:
         # parallel jobs (one --fold each) share OUT: a fold nobody started may begin
@@ -203,6 +212,8 @@ def cross_validate(
         seed = int(saved["seed"]) if seed is None else seed
         overrides = overrides if overrides is not None else (saved.get("overrides") or None)
     stages, folds, seed = stages or [None], folds or 5, 42 if seed is None else seed
+    if reuse is not None:  # refused before anything is written to OUT
+        check_reusable(Path(reuse), folds, seed)
     split = _check_setup(out, data, folds, seed, stages, overrides)
     chosen = list(range(folds)) if only is None else only
     for k in chosen:
@@ -210,6 +221,8 @@ def cross_validate(
             raise BrainsegError(f"cv: --fold {k} is not between 0 and {folds - 1}")
     if stage is not None and not 1 <= stage <= len(stages):
         raise BrainsegError(f"cv: --stage {stage} is not between 1 and {len(stages)}")
+    if reuse is not None and stage is None:
+        reuse_stages(Path(reuse), out, split, chosen, len(stages))
     for k in chosen:
         if stage is None:
             checkpoint = train_fold(data, out, split, k, stages, overrides)

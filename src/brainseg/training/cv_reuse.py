@@ -1,0 +1,73 @@
+"""``brainseg cv --reuse OLD``: a variant of a recipe's later stages without retraining the
+earlier ones. Fold by fold, every leading stage that the finished cross-validation ``OLD``
+trained with the same validated configuration (and the same folds) is linked from there;
+the first stage that differs, and each one after it, trains in the new folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import yaml
+
+from brainseg.config import load_config
+from brainseg.data.splits import load_split
+from brainseg.errors import BrainsegError
+from brainseg.training.stages import stage_done
+
+
+def check_reusable(old: Path, folds: int, seed: int) -> None:
+    """Refuse, before anything is written, a folder whose folds cannot be the same."""
+    theirs = old / "cv.yaml"
+    saved = yaml.safe_load(theirs.read_text()) if theirs.exists() else {}
+    if (saved.get("folds"), saved.get("seed")) != (folds, seed):
+        raise BrainsegError(
+            f"--reuse {old}: its folds differ ({saved.get('folds')} folds, seed "
+            f"{saved.get('seed')}; here {folds}, seed {seed}); nothing can be reused"
+        )
+
+
+def reuse_stages(old: Path, out: Path, folds: dict, chosen: list[int], count: int) -> None:
+    """Link into ``out`` each chosen fold's leading stages that ``old`` finished with the
+    same validated configuration and folds; the first stage that differs, and every one
+    after it, is left to train."""
+    old_split = old / "folds.json"
+    if old.resolve() == out.resolve() or not old_split.exists():
+        raise BrainsegError(f"--reuse {old}: not another cross-validation folder (no folds.json)")
+    if load_split(old_split)["folds"] != folds["folds"]:
+        raise BrainsegError(f"--reuse {old}: its folds differ from {out}'s; nothing can be reused")
+    same = 0
+    for n in range(1, count + 1):
+        mine, theirs = out / "recipe" / f"stage{n}.yaml", old / "recipe" / f"stage{n}.yaml"
+        if not theirs.exists() or load_config(theirs) != load_config(mine):
+            break
+        same = n
+    for k in chosen:
+        linked = []
+        for n in range(1, same + 1):
+            source, target = old / f"fold{k}" / f"stage{n}", out / f"fold{k}" / f"stage{n}"
+            if not stage_done(source):
+                break
+            if target.exists():
+                if not (target / "last.ckpt").exists() or not os.path.samefile(
+                    target / "last.ckpt", source / "last.ckpt"
+                ):
+                    break  # trained here: what follows must continue from these weights
+                continue
+            partial = target.with_name(target.name + ".partial")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(source, partial, copy_function=_link_or_copy)
+            partial.rename(target)
+            linked.append(n)
+        if linked:
+            print(f"cv: fold {k}: stages {linked} reused from {old}", file=sys.stderr)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    """A hard link where the file system allows it (no extra space), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
