@@ -25,6 +25,8 @@ def test_cv_reuse_links_the_same_leading_stages_and_trains_the_rest(synth_root, 
     config = yaml.safe_load((new / "fold0" / "stage2" / "config.yaml").read_text())
     assert config["seed"] == 8 and config["train"]["init_weights"] == str(first)
     assert not (new / "fold1").exists()
+    reused = yaml.safe_load((new / "cv.yaml").read_text())["reused"]
+    assert reused == {"from": str(old.resolve()), "stages": {"fold0": [1]}}
     # another fold assignment cannot reuse anything
     other = ["cv", str(synth_root), "--out", str(tmp_path / "three"), "--folds", "3"]
     assert main([*other, *stages, "--reuse", str(old)]) == 1

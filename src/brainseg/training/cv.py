@@ -2,7 +2,8 @@
 
 Layout of ``OUT/`` (everything needed to repeat or continue the run):
 
-- ``cv.yaml``: data folder, folds, seed, the stages' config files and any overrides;
+- ``cv.yaml``: data folder, folds, seed, the stages' config files and any overrides (and the
+  stages linked by ``--reuse``);
 - ``recipe/stage<n>.yaml``: each stage's full configuration, validated when the run began
   (the stages train from these, so later edits of the config files change nothing);
 - ``folds.json``: the patient-disjoint folds (every patient is held out exactly once);

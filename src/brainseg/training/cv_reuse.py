@@ -15,6 +15,7 @@ import yaml
 from brainseg.config import load_config
 from brainseg.data.splits import load_split
 from brainseg.errors import BrainsegError
+from brainseg.fileio import write_text
 from brainseg.training.stages import stage_done
 
 
@@ -63,6 +64,15 @@ def reuse_stages(old: Path, out: Path, folds: dict, chosen: list[int], count: in
             linked.append(n)
         if linked:
             print(f"cv: fold {k}: stages {linked} reused from {old}", file=sys.stderr)
+            _record(out, old, k, linked)
+
+
+def _record(out: Path, old: Path, fold: int, stages: list[int]) -> None:
+    """Note in ``cv.yaml`` which stages of which fold came from where (provenance)."""
+    setup = yaml.safe_load((out / "cv.yaml").read_text())
+    reused = setup.setdefault("reused", {"from": str(old.resolve()), "stages": {}})
+    reused["stages"][f"fold{fold}"] = sorted({*reused["stages"].get(f"fold{fold}", []), *stages})
+    write_text(out / "cv.yaml", yaml.safe_dump(setup, sort_keys=False))
 
 
 def _link_or_copy(source: str, target: str) -> None:
