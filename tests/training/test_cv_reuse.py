@@ -32,3 +32,12 @@ def test_cv_reuse_links_the_same_leading_stages_and_trains_the_rest(synth_root, 
     assert main([*other, *stages, "--reuse", str(old)]) == 1
     assert "its folds differ (2 folds, seed 42; here 3, seed 42)" in capsys.readouterr().err
     assert not (tmp_path / "three").exists()  # refused before anything was written
+
+
+def test_cv_reuse_of_a_folder_that_is_no_cross_validation_is_refused(synth_root, tmp_path, capsys):
+    stages = _stage_configs(tmp_path)
+    out = tmp_path / "variant"
+    args = ["cv", str(synth_root), "--out", str(out), "--folds", "2", *stages]
+    assert main([*args, "--reuse", str(tmp_path)]) == 1
+    assert "not another cross-validation folder (no cv.yaml)" in capsys.readouterr().err
+    assert not out.exists()

@@ -214,7 +214,7 @@ def cross_validate(
         overrides = overrides if overrides is not None else (saved.get("overrides") or None)
     stages, folds, seed = stages or [None], folds or 5, 42 if seed is None else seed
     if reuse is not None:  # refused before anything is written to OUT
-        check_reusable(Path(reuse), folds, seed)
+        check_reusable(Path(reuse), out, folds, seed)
     split = _check_setup(out, data, folds, seed, stages, overrides)
     chosen = list(range(folds)) if only is None else only
     for k in chosen:

@@ -19,10 +19,13 @@ from brainseg.fileio import write_text
 from brainseg.training.stages import stage_done
 
 
-def check_reusable(old: Path, folds: int, seed: int) -> None:
-    """Refuse, before anything is written, a folder whose folds cannot be the same."""
+def check_reusable(old: Path, out: Path, folds: int, seed: int) -> None:
+    """Refuse, before anything is written, a folder that is not another cross-validation or
+    whose folds cannot be the same."""
     theirs = old / "cv.yaml"
-    saved = yaml.safe_load(theirs.read_text()) if theirs.exists() else {}
+    if old.resolve() == out.resolve() or not theirs.exists() or not (old / "folds.json").exists():
+        raise BrainsegError(f"--reuse {old}: not another cross-validation folder (no cv.yaml)")
+    saved = yaml.safe_load(theirs.read_text()) or {}
     if (saved.get("folds"), saved.get("seed")) != (folds, seed):
         raise BrainsegError(
             f"--reuse {old}: its folds differ ({saved.get('folds')} folds, seed "
@@ -34,10 +37,7 @@ def reuse_stages(old: Path, out: Path, folds: dict, chosen: list[int], count: in
     """Link into ``out`` each chosen fold's leading stages that ``old`` finished with the
     same validated configuration and folds; the first stage that differs, and every one
     after it, is left to train."""
-    old_split = old / "folds.json"
-    if old.resolve() == out.resolve() or not old_split.exists():
-        raise BrainsegError(f"--reuse {old}: not another cross-validation folder (no folds.json)")
-    if load_split(old_split)["folds"] != folds["folds"]:
+    if load_split(old / "folds.json")["folds"] != folds["folds"]:
         raise BrainsegError(f"--reuse {old}: its folds differ from {out}'s; nothing can be reused")
     same = 0
     for n in range(1, count + 1):
