@@ -151,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add(
+        "cv-compare",
+        commands.cmd_cv_compare,
+        "Compare two cross-validations patient by patient (paired difference, bootstrap CI).",
+    )
+    p.add_argument("base", help="cross-validation folder (or its report/) to compare against")
+    p.add_argument("other", help="cross-validation folder with the change")
+    p.add_argument("--out", help="also write the Markdown comparison to this file")
+
+    p = add(
         "evaluate", commands.cmd_evaluate, "Score a model or existing masks per slice and patient."
     )
     p.add_argument("--data", required=True, help="dataset folder with ground-truth masks")

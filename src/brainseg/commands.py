@@ -164,6 +164,17 @@ def cmd_cv(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cv_compare(args: argparse.Namespace) -> int:
+    from brainseg.evaluation.compare import compare_reports, format_comparison
+    from brainseg.fileio import write_text
+
+    text = format_comparison(compare_reports(args.base, args.other))
+    if args.out:
+        write_text(args.out, text)
+    print(text, end="")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from brainseg.evaluation.evaluate import evaluate
 
