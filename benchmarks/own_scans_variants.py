@@ -40,11 +40,17 @@ def _one_mm(values: np.ndarray, order: int) -> np.ndarray:
     return np.pad(small[:, :230, :230], pad)
 
 
+def _volume(slices: np.ndarray, affine: np.ndarray) -> nib.Nifti1Image:
+    """(S, H, W) slices -> a 3D NIfTI (X, Y, Z) with this affine."""
+    return nib.Nifti1Image(np.ascontiguousarray(slices.transpose(2, 1, 0)), affine)
+
+
 ONE_MM = np.array([[-1.0, 0, 0, 120.0], [0, -1.0, 0, 120.0], [0, 0, 3.0, -30.0], [0, 0, 0, 1]])
 
 
 def variants(images: np.ndarray, masks: np.ndarray) -> dict[str, tuple]:
-    """name -> (NIfTI image, truth mask (S, H, W) on that image's grid in LPS order)."""
+    """name -> (NIfTI image, or {sequence: image} for a case folder; truth mask (S, H, W)
+    on that image's grid in LPS order)."""
     from brainseg.preprocessing.brainmask import brain_mask
 
     flair = images[..., 1].astype(np.float32)
@@ -56,13 +62,25 @@ def variants(images: np.ndarray, masks: np.ndarray) -> dict[str, tuple]:
     truth = masks.astype(bool)
     stripped_1mm = np.where(_one_mm(brain[..., 0], 0)[..., None] > 0, _one_mm(stripped, 1), 0)
     truth_1mm = _one_mm(masks.astype(np.float32), 0) > 0.5
+    brain_1mm = _one_mm(brain[..., 0], 0) > 0
+    t1c = stripped_1mm[..., 2]
+    t1c_z = np.where(brain_1mm, (t1c - t1c[brain_1mm].mean()) / t1c[brain_1mm].std(), 0)
     one_mm = {
+        # a BraTS case folder as brats_dev holds it: <case>_flair + a z-scored <case>_t1ce,
+        # no pre-contrast T1, skull-stripped on the 1 mm grid
+        "BraTS-style case folder (FLAIR + z-scored T1ce)": (
+            {
+                "flair": _volume(stripped_1mm[..., 1], ONE_MM),
+                "t1ce": _volume(t1c_z.astype(np.float32), ONE_MM),
+            },
+            truth_1mm,
+        ),
         "1 mm grid, skull-stripped": (
             nib.Nifti1Image(stripped_1mm.transpose(2, 1, 0, 3), ONE_MM),
             truth_1mm,
         ),
         "1 mm grid, skull-stripped, FLAIR alone": (
-            nib.Nifti1Image(np.ascontiguousarray(stripped_1mm[..., 1].transpose(2, 1, 0)), ONE_MM),
+            _volume(stripped_1mm[..., 1], ONE_MM),
             truth_1mm,
         ),
     }
@@ -122,8 +140,14 @@ def main() -> None:
         for name, (image, truth) in variants(patient.images, patient.masks).items():
             if name in chosen:
                 folder = out / "in" / f"v{every.index(name)}"
+                if isinstance(image, dict):  # a case folder: <case>/<case>_<sequence>.nii.gz
+                    folder = folder / patient.patient
+                    files = {f"{patient.patient}_{seq}": im for seq, im in image.items()}
+                else:
+                    files = {patient.patient: image}
                 folder.mkdir(parents=True, exist_ok=True)
-                nib.save(image, folder / f"{patient.patient}.nii.gz")
+                for stem, volume in files.items():
+                    nib.save(volume, folder / f"{stem}.nii.gz")
                 truths[name, patient.patient] = truth
     for name in chosen:
         folder = out / "in" / f"v{every.index(name)}"
