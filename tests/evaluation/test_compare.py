@@ -32,6 +32,7 @@ def test_paired_difference_on_shared_patients(tmp_path):
     b = write_report(tmp_path / "b", other, postprocess="none")
     result = compare_reports(a, b)
     assert result["patients"] == 4 and result["folds"] == [0]
+    assert result["unpaired"] == {"base": 4, "other": 0}
     assert result["postprocess"] == {"base": "rel:25", "other": "none"}
     three = result["scores"]["dice"]
     assert three["base_mean"] == pytest.approx(np.mean([0.5, 0.6, 0.7, 0.8]))

@@ -77,6 +77,10 @@ def compare_reports(base: str | Path, other: str | Path, seed: int = 0) -> dict[
         "base": str(base),
         "other": str(other),
         "patients": len(shared),
+        "unpaired": {
+            "base": len(set(rows_a) - set(rows_b)),
+            "other": len(set(rows_b) - set(rows_a)),
+        },
         "folds": sorted({rows_a[p]["fold"] for p in shared}),
         "postprocess": {"base": post_a, "other": post_b},
         "scores": {},
@@ -111,7 +115,9 @@ def format_comparison(result: dict[str, Any]) -> str:
     lines = [
         f"# {result['other']} against {result['base']}",
         "",
-        f"{result['patients']} out-of-fold patients in both (folds {result['folds']}); each "
+        f"{result['patients']} out-of-fold patients in both (folds {result['folds']}; left out, "
+        f"held by one only: {result['unpaired']['base']} of base, {result['unpaired']['other']} "
+        "of other); each "
         f"with the post-processing its own report chose (base `{result['postprocess']['base']}`, "
         f"other `{result['postprocess']['other']}`). Difference = other minus base, paired per "
         "patient, bootstrap 95% interval over patients. Worst five: each one's own five worst "
