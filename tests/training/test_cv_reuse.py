@@ -27,6 +27,12 @@ def test_cv_reuse_links_the_same_leading_stages_and_trains_the_rest(synth_root, 
     assert not (new / "fold1").exists()
     reused = yaml.safe_load((new / "cv.yaml").read_text())["reused"]
     assert reused == {"from": str(old.resolve()), "stages": {"fold0": [1]}}
+    # a fold started later by --resume is linked from the recorded source too
+    assert main(["cv", str(synth_root), "--out", str(new), "--resume", "--fold", "1"]) == 0
+    assert "stages still reused from" in capsys.readouterr().err
+    assert (new / "fold1" / "stage1" / "last.ckpt").samefile(old / "fold1" / "stage1" / "last.ckpt")
+    reused = yaml.safe_load((new / "cv.yaml").read_text())["reused"]
+    assert reused["stages"] == {"fold0": [1], "fold1": [1]}
     # another fold assignment cannot reuse anything
     other = ["cv", str(synth_root), "--out", str(tmp_path / "three"), "--folds", "3"]
     assert main([*other, *stages, "--reuse", str(old)]) == 1

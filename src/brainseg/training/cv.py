@@ -25,7 +25,8 @@ and the report moves to the new last stage, the old one staying in ``report_stag
 A variant of a recipe's later stages (a lever tried as the last stage) need not retrain the
 earlier ones: ``--reuse OLD`` takes, fold by fold, every leading stage whose validated
 configuration is the same as in the finished cross-validation ``OLD`` (same folds) from
-there, as hard links, and trains only the rest.
+there, as hard links, and trains only the rest. ``--resume`` keeps the ``--reuse`` source
+that ``cv.yaml`` records, so a fold started later is linked from it too.
 
 Only last weights are used: the held-out patients are watched during training (``val``) but
 never choose an epoch, a threshold or a post-processing, so their scores stay out-of-fold.
@@ -44,7 +45,7 @@ from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import save_oof
 from brainseg.fileio import write_text
-from brainseg.training.cv_reuse import check_reusable, reuse_stages
+from brainseg.training.cv_reuse import check_reusable, reuse_stages, saved_reuse
 from brainseg.training.stages import stage_done, train_stages
 
 
@@ -212,6 +213,7 @@ def cross_validate(
         folds = folds or int(saved["folds"])
         seed = int(saved["seed"]) if seed is None else seed
         overrides = overrides if overrides is not None else (saved.get("overrides") or None)
+        reuse = reuse if reuse is not None else saved_reuse(saved, out)
     stages, folds, seed = stages or [None], folds or 5, 42 if seed is None else seed
     if reuse is not None:  # refused before anything is written to OUT
         check_reusable(Path(reuse), out, folds, seed)

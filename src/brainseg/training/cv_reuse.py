@@ -33,6 +33,23 @@ def check_reusable(old: Path, out: Path, folds: int, seed: int) -> None:
         )
 
 
+def saved_reuse(saved: dict, out: Path) -> Path | None:
+    """The ``--reuse`` source that a resumed ``out`` recorded in its ``cv.yaml``, if it still
+    exists (else said: the folds not yet linked then train every stage here)."""
+    source = (saved.get("reused") or {}).get("from")
+    if not source:
+        return None
+    if (Path(source) / "cv.yaml").exists():
+        print(f"cv: {out}: stages still reused from {source} (cv.yaml)", file=sys.stderr)
+        return Path(source)
+    print(
+        f"cv: {out}: the cross-validation it reused stages from, {source}, is gone; folds "
+        "not yet linked train every stage here",
+        file=sys.stderr,
+    )
+    return None
+
+
 def reuse_stages(old: Path, out: Path, folds: dict, chosen: list[int], count: int) -> None:
     """Link into ``out`` each chosen fold's leading stages that ``old`` finished with the
     same validated configuration and folds; the first stage that differs, and every one
