@@ -3,9 +3,10 @@ measurement behind not building a brain-centred crop (docs/cross-validation.md).
 
     python benchmarks/frame_extent.py --data ../shared/data/lgg/kaggle_3m
 
-The head is the FLAIR above a tenth of its 99th percentile, the brain the morphological mask
-of ``preprocessing/brainmask.py``; each is the union over a patient's slices, and its
-extent the larger side of its bounding box, in pixels.
+The head's extent is what the frame itself measures (``geometry.head_extent_mm``: the
+maximum projection above a tenth of its 99th percentile), the brain's that of the union of
+``preprocessing/brainmask.py``'s masks over a patient's slices; each the larger side of its
+bounding box, in pixels.
 """
 
 from __future__ import annotations
@@ -16,15 +17,7 @@ import numpy as np
 
 from brainseg.data.volumes import load_clean_volumes
 from brainseg.preprocessing.brainmask import brain_mask
-from brainseg.preprocessing.geometry import FRAME_PIXEL_MM
-
-
-def extent(mask: np.ndarray) -> int:
-    """Larger side, in pixels, of the bounding box of a 2D mask (0 when empty)."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not len(rows):
-        return 0
-    return int(max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1))
+from brainseg.preprocessing.geometry import FRAME_PIXEL_MM, head_extent_mm
 
 
 def main() -> None:
@@ -34,8 +27,9 @@ def main() -> None:
     heads, brains = [], []
     for volume in load_clean_volumes(args.data):
         flair = volume.images[..., 1]
-        heads.append(extent((flair > 0.1 * np.percentile(flair, 99)).any(axis=0)))
-        brains.append(extent(brain_mask(flair, FRAME_PIXEL_MM).any(axis=0)))
+        brain = brain_mask(flair, FRAME_PIXEL_MM).astype(np.float32)
+        heads.append(max(head_extent_mm(flair, (1.0, 1.0))))  # (1, 1) mm: in pixels
+        brains.append(max(head_extent_mm(brain, (1.0, 1.0))))
     size = volume.images.shape[1]
     for name, values in (("head", heads), ("brain", brains)):
         p5, p50, p95 = np.percentile(values, [5, 50, 95])
