@@ -160,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the Markdown comparison to this file")
 
     p = add(
+        "cv-ensemble",
+        commands.cmd_cv_ensemble,
+        "Score the mean of several cross-validations' out-of-fold probabilities (same folds).",
+    )
+    p.add_argument("members", nargs="+", help="cross-validation folders (two or more)")
+    p.add_argument("--out", required=True, help="folder for the ensemble's OOF data and report")
+    p.add_argument("--data", help="dataset folder (default: the first member's, from cv.yaml)")
+
+    p = add(
         "evaluate", commands.cmd_evaluate, "Score a model or existing masks per slice and patient."
     )
     p.add_argument("--data", required=True, help="dataset folder with ground-truth masks")

@@ -149,18 +149,29 @@ def cmd_cv(args: argparse.Namespace) -> int:
             stage=args.stage,
             reuse=args.reuse,
         )
-    if metrics is None:
-        return 0
+    if metrics is not None:
+        print_cv_summary(args.out, metrics)
+    return 0
+
+
+def print_cv_summary(out: str, metrics: dict[str, Any]) -> None:
+    """One line: the pooled out-of-fold Dice per patient and where the report is."""
     head = metrics["all_sequences"]
     low, high = head["dice_per_patient_ci95"]
     flair = metrics["flair_only"]["dice_per_patient_mean"]
     scope = "" if metrics["complete"] else " (partial: folds " + str(metrics["folds_done"]) + ")"
     print(
-        f"{args.out}: {metrics['patients']} out-of-fold patients{scope}, Dice per patient mean "
+        f"{out}: {metrics['patients']} out-of-fold patients{scope}, Dice per patient mean "
         f"{head['dice_per_patient_mean']:.4f} (95% CI {low:.4f}-{high:.4f}, median "
         f"{head['dice_per_patient_median']:.4f}, min {head['dice_per_patient_min']:.4f}); "
-        f"FLAIR only {flair:.4f}; report: {args.out}/{metrics['report_dir']}/report.md"
+        f"FLAIR only {flair:.4f}; report: {out}/{metrics['report_dir']}/report.md"
     )
+
+
+def cmd_cv_ensemble(args: argparse.Namespace) -> int:
+    from brainseg.evaluation.cv_ensemble import ensemble_cv
+
+    print_cv_summary(args.out, ensemble_cv(args.members, args.out, args.data))
     return 0
 
 

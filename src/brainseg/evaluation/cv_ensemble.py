@@ -1,0 +1,102 @@
+"""An ensemble of recipes scored out of fold, the way nnU-Net chooses between configurations.
+
+Two cross-validations made with the same folds (``--folds`` and ``--seed``) hold out every
+patient in the same fold, so the mean of their last stages' saved out-of-fold probabilities
+is what an ensemble of the two recipes would predict for that patient, trained without it.
+:func:`ensemble_cv` writes that mean as a cross-validation of its own (``OUT/folds.json``,
+``OUT/cv_ensemble.yaml``, ``OUT/fold<k>/oof/``) and scores it with the same report
+(:mod:`brainseg.evaluation.crossval`), so that ``brainseg cv-compare`` can pair it with
+either member. Unlike an ensemble of one recipe's fold models, this one has an
+out-of-fold figure: each member is one model per fold.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from brainseg.data.splits import load_split, save_split
+from brainseg.errors import BrainsegError
+from brainseg.evaluation.crossval import (
+    OOF_KEYS,
+    OOF_SCALE,
+    oof_complete,
+    save_oof,
+    write_cv_report,
+)
+from brainseg.fileio import write_text
+
+
+def _oof_dir(member: Path) -> str:
+    """Where ``member``'s report read its predictions (``fold<k>/stage<n>/oof``)."""
+    metrics = member / "report" / "metrics.json"
+    try:
+        return json.loads(metrics.read_text())["predictions"].replace("fold<k>/", "")
+    except (OSError, ValueError, KeyError):
+        raise BrainsegError(
+            f"{member}: no report/metrics.json naming its predictions; run "
+            "'brainseg cv ... --report-only' there first"
+        ) from None
+
+
+def _member_data(member: Path) -> str:
+    try:
+        return str(yaml.safe_load((member / "cv.yaml").read_text())["data"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        raise BrainsegError(f"{member}: no cv.yaml naming its data folder") from None
+
+
+def ensemble_cv(
+    members: list[str | Path], out: str | Path, data: str | Path | None = None
+) -> dict[str, Any]:
+    """Average the members' out-of-fold probabilities (all sequences, FLAIR alone, INT8) on
+    every patient that all of them hold out, write ``out`` and its report; return the
+    report's metrics."""
+    members = [Path(m) for m in members]
+    out = Path(out)
+    if len(members) < 2:
+        raise BrainsegError("cv-ensemble: give at least two cross-validation folders")
+    if out.resolve() in [m.resolve() for m in members]:
+        raise BrainsegError(f"{out}: is one of the members; write the ensemble elsewhere")
+    folds = [load_split(m / "folds.json") for m in members]
+    for member, split in zip(members[1:], folds[1:], strict=True):
+        if split["folds"] != folds[0]["folds"]:
+            raise BrainsegError(
+                f"{member}: its folds differ from those of {members[0]}; ensemble "
+                "cross-validations made with the same --folds and --seed"
+            )
+    data = data or _member_data(members[0])
+    sources = [m / "fold{k}" / _oof_dir(m) for m in members]
+    written = 0
+    for k, fold in enumerate(folds[0]["folds"]):
+        for patient in fold["val"]:
+            paths = [Path(str(s).format(k=k)) / f"{patient}.npz" for s in sources]
+            if not all(oof_complete(p) for p in paths):
+                continue
+            sums = [np.zeros(0, np.float32)] * len(OOF_KEYS)
+            for path in paths:
+                with np.load(path) as saved:
+                    arrays = [saved[key].astype(np.float32) for key in OOF_KEYS]
+                if sums[0].shape != arrays[0].shape:
+                    if sums[0].size:
+                        raise BrainsegError(
+                            f"{path}: shape {arrays[0].shape} differs from "
+                            f"{paths[0]}'s {sums[0].shape}"
+                        )
+                    sums = [np.zeros_like(a) for a in arrays]
+                sums = [s + a for s, a in zip(sums, arrays, strict=True)]
+            scale = OOF_SCALE * len(paths)
+            save_oof(out / f"fold{k}" / "oof" / f"{patient}.npz", *(s / scale for s in sums))
+            written += 1
+    if not written:
+        raise BrainsegError(
+            f"cv-ensemble: {', '.join(map(str, members))} share no finished out-of-fold patient"
+        )
+    save_split(folds[0], out / "folds.json")
+    setup = {"data": str(data), "members": [str(m) for m in members], "patients": written}
+    write_text(out / "cv_ensemble.yaml", yaml.safe_dump(setup, sort_keys=False))
+    return write_cv_report(data, out, folds[0])
