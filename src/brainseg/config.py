@@ -62,6 +62,19 @@ class ModelConfig(_Section):
     in_channels: int = Field(3, ge=1)
     # members > 1: an ensemble averaging logits (made by 'brainseg bundle' from checkpoints)
     members: int = Field(1, ge=1)
+    # An ensemble of members trained at different resolutions: each member's side length.
+    # The ensemble takes data.resolution (the largest), gives each member its input
+    # area-averaged to its own side and averages their probabilities at the largest.
+    member_resolutions: list[int] | None = None
+
+    @model_validator(mode="after")
+    def _one_resolution_per_member(self) -> ModelConfig:
+        sides = self.member_resolutions
+        if sides is not None and (len(sides) != self.members or min(sides) < 16):
+            raise ValueError(
+                f"member_resolutions needs one side length (>= 16) per member ({self.members})"
+            )
+        return self
 
     @field_validator("arch")
     @classmethod
@@ -170,6 +183,12 @@ class Config(_Section):
             raise ValueError(
                 f"model.in_channels {self.model.in_channels} does not match data.context "
                 f"{self.data.context} (3 sequences + 2 x context = {wanted})"
+            )
+        sides = self.model.member_resolutions
+        if sides is not None and self.data.resolution != max(sides):
+            raise ValueError(
+                f"data.resolution {self.data.resolution} must be the largest of "
+                f"model.member_resolutions {sides}"
             )
         return self
 

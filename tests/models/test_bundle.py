@@ -11,9 +11,11 @@ from brainseg.models import create_model
 from brainseg.models.files import load_model_file, load_network, save_bundle
 
 
-def _random_bundle(path, seed: int):
+def _random_bundle(path, seed: int, resolution: int = 64):
     torch.manual_seed(seed)
-    config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 4, "depth": 2}})
+    config = load_config(
+        None, {"data": {"resolution": resolution}, "model": {"features": 4, "depth": 2}}
+    )
     model = create_model(config["model"])
     save_bundle(config, model.state_dict(), {"name": f"m{seed}", "version": "test"}, path)
     return path
@@ -63,6 +65,29 @@ def test_ensemble_runs_through_onnx_like_torch(two_bundles, tmp_path, synth_root
     torch_probs = Predictor(out, engine="torch").predict_volume(volume.images)
     onnx_probs = Predictor(out, engine="onnx").predict_volume(volume.images)
     assert np.abs(torch_probs - onnx_probs).max() < 1e-3
+
+
+def test_ensemble_of_two_resolutions_predicts_the_mean_of_its_members(tmp_path, synth_root):
+    """A 32-px and a 64-px model: each member sees the input at its own size, and the
+    ensemble's probabilities are the mean of what each member alone predicts."""
+    from brainseg.data.volumes import load_clean_volumes
+
+    small, large = _random_bundle(tmp_path / "s.pt", 1, 32), _random_bundle(tmp_path / "l.pt", 2)
+    out = tmp_path / "ens.pt"
+    assert main(["bundle", str(small), str(large), "--out", str(out)]) == 0
+    config, _, _ = load_model_file(out)
+    assert config["model"]["member_resolutions"] == [32, 64]
+    assert config["data"]["resolution"] == 64
+    images = load_clean_volumes(synth_root)[0].images
+    alone = [Predictor(m, engine="torch").predict_volume(images) for m in (small, large)]
+    expected = (alone[0] + alone[1]) / 2
+    for engine in ("torch", "onnx"):
+        probs = Predictor(out, engine=engine).predict_volume(images)
+        # the members alone see area-averaged input rounded to integers, as training stored it
+        assert np.abs(probs - expected).max() < 0.01, engine
+    soup = ["bundle", str(small), str(large), "--out", str(tmp_path / "x.pt")]
+    assert main([*soup, "--combine", "average"]) != 0
+    assert not (tmp_path / "x.pt").exists()
 
 
 def test_combining_different_architectures_is_one_clear_error(two_bundles, tmp_path, capsys):

@@ -37,14 +37,25 @@ def combine_models(
         return config, state, meta
 
     def architecture(cfg: dict[str, Any]) -> dict[str, Any]:
-        return {"members": 1, "arch": "unet", **cfg["model"]}
+        return {"members": 1, "arch": "unet", "member_resolutions": None, **cfg["model"]}
 
     if architecture(config)["members"] != 1:
         raise BrainsegError(f"{sources[0]}: already a combined model; combine single models")
+    sides = [cfg["data"].get("resolution") for cfg, _, _ in loaded]
+    mixed = len(set(sides)) > 1
+    if mixed and (combine != "ensemble" or None in sides):
+        raise BrainsegError(
+            f"{', '.join(map(str, sources))}: trained at resolutions {sides}; only an "
+            "ensemble of fixed resolutions can combine them"
+        )
+
+    def preprocessing(cfg: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in cfg["data"].items() if not mixed or k != "resolution"}
+
     for source, (other, _, _) in zip(sources[1:], loaded[1:], strict=True):
         if architecture(other) != architecture(config):
             raise BrainsegError(f"{source}: a different or combined model; cannot combine")
-        if other["data"] != config["data"]:
+        if preprocessing(other) != preprocessing(config):
             raise BrainsegError(f"{source}: different preprocessing; cannot combine")
     states = [s for _, s, _ in loaded]
     meta["members"] = ", ".join(str(source) for source in sources)
@@ -55,8 +66,11 @@ def combine_models(
         }
         return config, averaged, meta
     merged = {f"members.{i}.{k}": v for i, s in enumerate(states) for k, v in s.items()}
-    config = {**config, "model": {**config["model"], "members": len(states)}}
-    return config, merged, meta
+    model = {**config["model"], "members": len(states)}
+    if mixed:
+        model["member_resolutions"] = sides
+        config = {**config, "data": {**config["data"], "resolution": max(sides)}}
+    return {**config, "model": model}, merged, meta
 
 
 def bundle_from_checkpoint(
@@ -107,6 +121,11 @@ def card_problems(card: Path = SHIPPED_CARD) -> list[str]:
     return problems
 
 
+def _member_sides(config: dict[str, Any]) -> str:
+    sides = config["model"].get("member_resolutions")
+    return f" (members at {', '.join(map(str, sides))} px)" if sides else ""
+
+
 def describe_shipped() -> str:
     if not SHIPPED_MODEL.exists():
         return "no bundled model in this install; train one with 'brainseg train'"
@@ -121,8 +140,9 @@ def describe_shipped() -> str:
         f"  model:      {config['model'].get('arch', 'unet')} x{config['model'].get('members', 1)}"
         f", features "
         f"{config['model']['features']}, depth "
-        f"{config['model']['depth']}, input {config['data']['resolution']} px, "
-        f"normalization {config['data']['normalization']}",
+        f"{config['model']['depth']}, input {config['data']['resolution']} px"
+        + _member_sides(config)
+        + f", normalization {config['data']['normalization']}",
         f"  inference:  {config.get('inference', {})}",
     ]
     int8 = SHIPPED_MODEL.with_suffix(".int8.onnx")

@@ -28,14 +28,34 @@ SIZE_MULTIPLE = {"basicunet": 16, "segresnet": 8}
 
 class Ensemble(nn.Module):
     """Several models of one architecture whose logits are averaged: one module, so that
-    checkpoints, bundles and the ONNX export treat an ensemble like a single model."""
+    checkpoints, bundles and the ONNX export treat an ensemble like a single model.
 
-    def __init__(self, members: list[nn.Module]):
+    With ``resolutions`` (one side length per member, trained at different sizes), each
+    member gets the input area-averaged to its own side, as the preprocessing would have
+    given it, and its probabilities are brought back to the input size bilinearly, as
+    ``predict`` does; the probabilities are averaged (what ``brainseg cv-ensemble``
+    measures out of fold) and returned as logits."""
+
+    def __init__(self, members: list[nn.Module], resolutions: list[int] | None = None):
         super().__init__()
         self.members = nn.ModuleList(members)
+        self.resolutions = list(resolutions) if resolutions else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([member(x) for member in self.members]).mean(dim=0)
+        if self.resolutions is None:
+            return torch.stack([member(x) for member in self.members]).mean(dim=0)
+        import torch.nn.functional as F
+
+        size = tuple(x.shape[-2:])
+        probs = []
+        for member, side in zip(self.members, self.resolutions, strict=True):
+            if size == (side, side):
+                probs.append(torch.sigmoid(member(x)))
+                continue
+            logits = member(F.interpolate(x, size=(side, side), mode="area"))
+            probs.append(F.interpolate(torch.sigmoid(logits), size=size, mode="bilinear"))
+        mean = torch.stack(probs).mean(dim=0).clamp(1e-7, 1 - 1e-7)
+        return torch.log(mean) - torch.log1p(-mean)
 
 
 def create_model(model_cfg: dict[str, Any]) -> nn.Module:
@@ -48,7 +68,8 @@ def create_model(model_cfg: dict[str, Any]) -> nn.Module:
     members = int(model_cfg.get("members", 1))
     if members == 1:
         return build(model_cfg, in_channels)
-    return Ensemble([build(model_cfg, in_channels) for _ in range(members)])
+    resolutions = model_cfg.get("member_resolutions")
+    return Ensemble([build(model_cfg, in_channels) for _ in range(members)], resolutions)
 
 
 def count_parameters(model: nn.Module) -> int:
