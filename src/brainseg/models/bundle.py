@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from brainseg.config import DEFAULT_CONFIG
 from brainseg.errors import BrainsegError
 from brainseg.models.files import (
     SHIPPED_CARD,
@@ -36,8 +37,9 @@ def combine_models(
     if len(loaded) == 1:
         return config, state, meta
 
+    # compared with the defaults filled in: files of older versions lack the newer keys
     def architecture(cfg: dict[str, Any]) -> dict[str, Any]:
-        return {"members": 1, "arch": "unet", "member_resolutions": None, **cfg["model"]}
+        return {**DEFAULT_CONFIG["model"], **cfg["model"]}
 
     if architecture(config)["members"] != 1:
         raise BrainsegError(f"{sources[0]}: already a combined model; combine single models")
@@ -50,7 +52,8 @@ def combine_models(
         )
 
     def preprocessing(cfg: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in cfg["data"].items() if not mixed or k != "resolution"}
+        data = {**DEFAULT_CONFIG["data"], **cfg["data"]}
+        return {k: v for k, v in data.items() if not mixed or k != "resolution"}
 
     for source, (other, _, _) in zip(sources[1:], loaded[1:], strict=True):
         if architecture(other) != architecture(config):
