@@ -46,8 +46,9 @@ SPLIT ?= splits/lgg_v2_final.json
 RUNS ?= runs
 VERSION ?= dev
 # The recipe's stage configs: configs/$(RECIPE).yaml, then configs/$(RECIPE)_stage<n>.yaml
+# (one digit: variants screened as a stage, such as lgg_v2_stage5_256.yaml, are not stages)
 RECIPE ?= lgg_v2
-stages_of = configs/$(1).yaml $(sort $(wildcard configs/$(1)_stage*.yaml))
+stages_of = configs/$(1).yaml $(sort $(wildcard configs/$(1)_stage[0-9].yaml))
 STAGES = $(call stages_of,$(RECIPE))
 LAST_STAGE = $(RUNS)/$(RECIPE)/stage$(words $(STAGES))/last.ckpt
 
