@@ -85,6 +85,11 @@ def test_ensemble_of_two_resolutions_predicts_the_mean_of_its_members(tmp_path, 
         probs = Predictor(out, engine=engine).predict_volume(images)
         # the members alone see area-averaged input rounded to integers, as training stored it
         assert np.abs(probs - expected).max() < 0.01, engine
+    int8 = tmp_path / "ens.int8.onnx"
+    export = ["export", "--onnx", str(int8), "--model", str(out), "--int8"]
+    assert main([*export, "--calibration", str(synth_root)]) == 0
+    quantized = Predictor(int8).predict_volume(images)
+    assert ((quantized >= 0.5) == (expected >= 0.5)).mean() > 0.97
     soup = ["bundle", str(small), str(large), "--out", str(tmp_path / "x.pt")]
     assert main([*soup, "--combine", "average"]) != 0
     assert not (tmp_path / "x.pt").exists()
