@@ -20,10 +20,9 @@ def test_bootstrap_interval_known_values():
     assert np.isnan(bootstrap_interval(np.array([0.5]))[0])
 
 
-def test_report_on_known_predictions(synth_root, tmp_path):
-    volumes = load_clean_volumes(synth_root)
-    names = [v.patient for v in volumes]
-    split = {
+def two_fold_split(names: list[str]) -> dict:
+    """The synthetic cohort's first four patients held out by fold 0, the rest by fold 1."""
+    return {
         "by": "patient",
         "seed": 0,
         "train": [],
@@ -31,6 +30,12 @@ def test_report_on_known_predictions(synth_root, tmp_path):
         "test": [],
         "folds": [{"train": names[4:], "val": names[:4]}, {"train": names[:4], "val": names[4:]}],
     }
+
+
+def test_report_on_known_predictions(synth_root, tmp_path):
+    volumes = load_clean_volumes(synth_root)
+    names = [v.patient for v in volumes]
+    split = two_fold_split(names)
     for i, v in enumerate(volumes):
         truth = v.masks.astype(np.float32)
         # three sequences: perfect on every patient but the last (nothing found);

@@ -12,6 +12,7 @@ from brainseg.data.volumes import load_clean_volumes
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import save_oof, write_cv_report
 from brainseg.evaluation.cv_ensemble import ensemble_cv
+from tests.evaluation.test_crossval import two_fold_split
 
 
 def make_member(folder, data, split, probs_of, stage=5, folds=(0, 1)):
@@ -30,14 +31,7 @@ def make_member(folder, data, split, probs_of, stage=5, folds=(0, 1)):
 def cohort(synth_root):
     volumes = load_clean_volumes(synth_root)
     names = [v.patient for v in volumes]
-    split = {
-        "by": "patient",
-        "seed": 0,
-        "train": [],
-        "val": [],
-        "test": [],
-        "folds": [{"train": names[4:], "val": names[:4]}, {"train": names[:4], "val": names[4:]}],
-    }
+    split = two_fold_split(names)
     truth = {v.patient: v.masks.astype(np.float32) for v in volumes}
     assert truth[names[0]].any(), "the first phantom patient needs a lesion for this test"
     return split, truth, names
