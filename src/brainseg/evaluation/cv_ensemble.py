@@ -77,20 +77,17 @@ def ensemble_cv(
             paths = [Path(str(s).format(k=k)) / f"{patient}.npz" for s in sources]
             if not all(oof_complete(p) for p in paths):
                 continue
-            sums = [np.zeros(0, np.float32)] * len(OOF_KEYS)
+            loaded = []  # per member: its arrays in OOF_KEYS order
             for path in paths:
                 with np.load(path) as saved:
-                    arrays = [saved[key].astype(np.float32) for key in OOF_KEYS]
-                if sums[0].shape != arrays[0].shape:
-                    if sums[0].size:
-                        raise BrainsegError(
-                            f"{path}: shape {arrays[0].shape} differs from "
-                            f"{paths[0]}'s {sums[0].shape}"
-                        )
-                    sums = [np.zeros_like(a) for a in arrays]
-                sums = [s + a for s, a in zip(sums, arrays, strict=True)]
-            scale = OOF_SCALE * len(paths)
-            save_oof(out / f"fold{k}" / "oof" / f"{patient}.npz", *(s / scale for s in sums))
+                    loaded.append([saved[key].astype(np.float32) for key in OOF_KEYS])
+                if loaded[-1][0].shape != loaded[0][0].shape:
+                    raise BrainsegError(
+                        f"{path}: shape {loaded[-1][0].shape} differs from "
+                        f"{paths[0]}'s {loaded[0][0].shape}"
+                    )
+            means = [sum(arrays) / (OOF_SCALE * len(paths)) for arrays in zip(*loaded, strict=True)]
+            save_oof(out / f"fold{k}" / "oof" / f"{patient}.npz", *means)
             written += 1
     if not written:
         raise BrainsegError(

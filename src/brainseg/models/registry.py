@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from brainseg.errors import BrainsegError
@@ -44,8 +45,6 @@ class Ensemble(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.resolutions is None:
             return torch.stack([member(x) for member in self.members]).mean(dim=0)
-        import torch.nn.functional as F
-
         size = tuple(x.shape[-2:])
         probs = []
         for member, side in zip(self.members, self.resolutions, strict=True):
