@@ -70,11 +70,14 @@ def ensemble_cv(
                 "cross-validations made with the same --folds and --seed"
             )
     data = data or _member_data(members[0])
-    sources = [m / "fold{k}" / _oof_dir(m) for m in members]
+    oof_dirs = [_oof_dir(m) for m in members]
     written = 0
     for k, fold in enumerate(folds[0]["folds"]):
         for patient in fold["val"]:
-            paths = [Path(str(s).format(k=k)) / f"{patient}.npz" for s in sources]
+            paths = [
+                m / f"fold{k}" / oof / f"{patient}.npz"
+                for m, oof in zip(members, oof_dirs, strict=True)
+            ]
             if not all(oof_complete(p) for p in paths):
                 continue
             loaded = []  # per member: its arrays in OOF_KEYS order
