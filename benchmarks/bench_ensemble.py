@@ -45,6 +45,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--patients", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--bundle",
+        type=Path,
+        help="an ensemble bundle to measure (e.g. fold models of two recipes) instead of "
+        "--members perturbed copies of the shipped model",
+    )
     args = parser.parse_args()
     data = need_real_data()
     counts = {p: len(list(p.glob("*_mask.tif"))) for p in sorted(data.iterdir()) if p.is_dir()}
@@ -55,8 +61,11 @@ def main() -> None:
     results: dict[str, list[float]] = {"single_int8": [], "ensemble_int8": []}
     with tempfile.TemporaryDirectory() as tmp:
         ensemble, onnx = Path(tmp) / "ensemble.pt", Path(tmp) / "ensemble.int8.onnx"
-        members = perturbed_copies(shipped, args.members, Path(tmp))
-        run_measured(BRAINSEG + ["bundle", *map(str, members), "--out", str(ensemble)])
+        if args.bundle:
+            ensemble = args.bundle
+        else:
+            members = perturbed_copies(shipped, args.members, Path(tmp))
+            run_measured(BRAINSEG + ["bundle", *map(str, members), "--out", str(ensemble)])
         run_measured(
             BRAINSEG
             + ["export", "--onnx", str(onnx), "--int8", "--model", str(ensemble)]
@@ -79,7 +88,7 @@ def main() -> None:
         {
             "patients": len(folders),
             "slices": slices,
-            "members": args.members,
+            "members": str(args.bundle) if args.bundle else args.members,
             "single_int8_per_patient_s": round(single / len(folders), 3),
             "ensemble_int8_per_patient_s": round(many / len(folders), 3),
             "ratio": round(many / single, 2),

@@ -167,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("members", nargs="+", help="cross-validation folders (two or more)")
     p.add_argument("--out", required=True, help="folder for the ensemble's OOF data and report")
     p.add_argument("--data", help="dataset folder (default: the first member's, from cv.yaml)")
+    p.add_argument(
+        "--gate",
+        type=float,
+        help="score 'brainseg bundle --gate': the others count only on slices where the "
+        "first member's probability reaches this",
+    )
 
     p = add(
         "evaluate", commands.cmd_evaluate, "Score a model or existing masks per slice and patient."
@@ -263,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["ensemble", "average"],
         default="ensemble",
         help="with several models: average their logits (ensemble) or their weights",
+    )
+    p.add_argument(
+        "--gate",
+        type=float,
+        help="ensemble: run the other members only on slices where the first one's "
+        "probability reaches this (e.g. 0.01)",
     )
     p.add_argument("--postprocess", help="default post-processing for this model")
     p.add_argument("--tta", action="store_true", help="use flip TTA by default")

@@ -171,7 +171,7 @@ def print_cv_summary(out: str, metrics: dict[str, Any]) -> None:
 def cmd_cv_ensemble(args: argparse.Namespace) -> int:
     from brainseg.evaluation.cv_ensemble import ensemble_cv
 
-    print_cv_summary(args.out, ensemble_cv(args.members, args.out, args.data))
+    print_cv_summary(args.out, ensemble_cv(args.members, args.out, args.data, args.gate))
     return 0
 
 
@@ -275,7 +275,12 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     inference = _given(postprocess=args.postprocess, tta=args.tta or None, threshold=args.threshold)
     meta = {k: v for k, v in {"name": args.name, "version": args.model_version}.items() if v}
     path = bundle_from_checkpoint(
-        args.checkpoint, args.out, inference=inference, combine=args.combine, **meta
+        args.checkpoint,
+        args.out,
+        inference=inference,
+        combine=args.combine,
+        gate=args.gate,
+        **meta,
     )
     print(f"{path}: bundle written ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -66,6 +66,9 @@ class ModelConfig(_Section):
     # The ensemble takes data.resolution (the largest), gives each member its input
     # area-averaged to its own side and averages their probabilities at the largest.
     member_resolutions: list[int] | None = None
+    # An ensemble whose other members run only on slices where the first member's
+    # probability reaches this somewhere (see models.registry.Ensemble).
+    member_gate: float | None = Field(None, gt=0.0, lt=0.5)
 
     @model_validator(mode="after")
     def _one_resolution_per_member(self) -> ModelConfig:
@@ -74,6 +77,8 @@ class ModelConfig(_Section):
             raise ValueError(
                 f"member_resolutions needs one side length (>= 16) per member ({self.members})"
             )
+        if self.member_gate is not None and self.members < 2:
+            raise ValueError("member_gate needs an ensemble (members >= 2)")
         return self
 
     @field_validator("arch")

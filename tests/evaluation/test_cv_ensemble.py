@@ -66,6 +66,21 @@ def test_mean_of_members_is_scored(synth_root, tmp_path, cohort, capsys):
     assert "| three sequences | 1.0000 | 0.8750 | -0.1250 |" in capsys.readouterr().out
 
 
+def test_gate_counts_the_others_only_where_the_first_reaches_it(synth_root, tmp_path, cohort):
+    split, truth, names = cohort
+    # the first member reaches 0.6 in the first patient's lesion, 0.4 elsewhere: with a gate
+    # of 0.5 the second member (sure everywhere) counts only on the first patient's slices
+    first = {p: (0.6 if p == names[0] else 0.4) * truth[p] for p in names}
+    make_member(tmp_path / "a", synth_root, split, lambda p: first[p])
+    make_member(tmp_path / "b", synth_root, split, lambda p: truth[p])
+    ensemble_cv([tmp_path / "a", tmp_path / "b"], tmp_path / "ens", gate=0.5)
+    for patient, inside in ((names[0], 204), (names[5], 51)):  # (153 + 255) / 2, 102 / 2
+        fold = 0 if patient in split["folds"][0]["val"] else 1
+        saved = np.load(tmp_path / "ens" / f"fold{fold}" / "oof" / f"{patient}.npz")["prob"]
+        assert saved[truth[patient] > 0].min() == saved[truth[patient] > 0].max() == inside
+    assert yaml.safe_load((tmp_path / "ens" / "cv_ensemble.yaml").read_text())["gate"] == 0.5
+
+
 def test_only_patients_that_every_member_holds_out(synth_root, tmp_path, cohort):
     split, truth, _ = cohort
     make_member(tmp_path / "a", synth_root, split, lambda p: truth[p])

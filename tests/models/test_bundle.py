@@ -95,6 +95,33 @@ def test_ensemble_of_two_resolutions_predicts_the_mean_of_its_members(tmp_path, 
     assert not (tmp_path / "x.pt").exists()
 
 
+def test_gated_ensemble_bundle_through_torch_onnx_and_int8(tmp_path, synth_root):
+    """``--gate``: with the first member everywhere under the gate (its head's bias
+    lowered), the others never run and the ensemble predicts half the first member's
+    probabilities; with the gate under every slice's maximum it is the plain mean."""
+    from brainseg.data.volumes import load_clean_volumes
+
+    small, large = _random_bundle(tmp_path / "s.pt", 1, 32), _random_bundle(tmp_path / "l.pt", 2)
+    config, state, meta = load_model_file(small)
+    quiet = save_bundle(config, {**state, "head.bias": state["head.bias"] - 6}, meta, small)
+    images = load_clean_volumes(synth_root)[0].images
+    alone = [Predictor(m, engine="torch").predict_volume(images) for m in (quiet, large)]
+    assert alone[0].max() < 0.02
+    for gate, expected in ((0.02, alone[0] / 2), (0.001, (alone[0] + alone[1]) / 2)):
+        out = tmp_path / f"gated{gate}.pt"
+        assert main(["bundle", str(quiet), str(large), "--out", str(out), "--gate", str(gate)]) == 0
+        assert load_model_file(out)[0]["model"]["member_gate"] == gate
+        for engine in ("torch", "onnx"):
+            probs = Predictor(out, engine=engine).predict_volume(images)
+            assert np.abs(probs - expected).max() < 0.01, (gate, engine)
+    int8 = tmp_path / "gated.int8.onnx"
+    export = ["export", "--onnx", str(int8), "--model", str(out), "--int8"]
+    assert main([*export, "--calibration", str(synth_root)]) == 0
+    assert ((Predictor(int8).predict_volume(images) >= 0.5) == (expected >= 0.5)).mean() > 0.97
+    single = ["bundle", str(large), "--out", str(tmp_path / "x.pt"), "--gate", "0.01"]
+    assert main(single) != 0 and not (tmp_path / "x.pt").exists()
+
+
 def test_combining_different_architectures_is_one_clear_error(two_bundles, tmp_path, capsys):
     torch.manual_seed(0)
     config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 8, "depth": 2}})

@@ -11,7 +11,8 @@ from brainseg.config import load_config
 from brainseg.errors import BrainsegError
 from brainseg.models import ARCHITECTURES, create_model
 from brainseg.models.files import file_sha256, load_network, save_bundle
-from brainseg.models.onnx import OnnxRunner, export_onnx
+from brainseg.models.onnx import OnnxRunner, export_network, export_onnx
+from brainseg.models.registry import Ensemble
 
 
 def _config(arch: str, members: int = 1) -> dict:
@@ -63,6 +64,44 @@ def test_ensemble_of_any_architecture_averages_members(arch):
     with torch.no_grad():
         expected = (ensemble.members[0](x) + ensemble.members[1](x)) / 2
         torch.testing.assert_close(ensemble(x), expected)
+
+
+def test_gated_ensemble_runs_the_others_only_where_the_first_finds_something(tmp_path):
+    """The first member says p = sigmoid(20 * mean - 10): about 0 on a dark slice, 0.9999
+    on a bright one. With a gate of 0.01 the second member sees only the bright slice,
+    the dark ones keep the first member's probability halved, and the exported ONNX graph
+    does the same for batches where some, none or all slices pass."""
+    torch.manual_seed(0)
+    first, second = torch.nn.Conv2d(3, 1, 1), torch.nn.Conv2d(3, 1, 1)
+    with torch.no_grad():
+        first.weight.fill_(20 / 3)
+        first.bias.fill_(-10.0)
+    seen = []
+    second.register_forward_pre_hook(lambda _, args: seen.append(args[0].shape[0]))
+    ensemble = Ensemble([first, second], gate=0.01).eval()
+    x = torch.stack([torch.zeros(3, 8, 8), torch.ones(3, 8, 8), torch.zeros(3, 8, 8)])
+    with torch.no_grad():
+        probs = torch.sigmoid(ensemble(x))
+        assert seen == [1]
+        alone = [torch.sigmoid(member(x)) for member in (first, second)]
+    torch.testing.assert_close(probs[1], (alone[0][1] + alone[1][1]) / 2)
+    torch.testing.assert_close(probs[[0, 2]], alone[0][[0, 2]] / 2)
+    assert float(probs[0].max()) == pytest.approx(torch.sigmoid(torch.tensor(-10.0)) / 2)
+    path = export_network(ensemble, {"data": {"resolution": 8}, "model": {}}, {}, tmp_path / "g")
+    runner = OnnxRunner(path)
+    for batch in (x, x[[0, 2]], x[[1]]):
+        with torch.no_grad():
+            expected = torch.sigmoid(ensemble(batch)).numpy()
+        assert np.abs(1 / (1 + np.exp(-runner(batch.numpy()))) - expected).max() < 1e-5
+
+
+def test_member_gate_needs_an_ensemble():
+    with pytest.raises(BrainsegError, match="member_gate needs an ensemble"):
+        load_config(None, {"model": {"member_gate": 0.01}})
+    with pytest.raises(BrainsegError, match="member_gate"):
+        load_config(None, {"model": {"members": 2, "member_gate": 0.7}})
+    gated = load_config(None, {"model": {"members": 2, "member_gate": 0.01}})
+    assert create_model(gated["model"]).gate == 0.01
 
 
 def test_unknown_architecture_is_one_clear_error():

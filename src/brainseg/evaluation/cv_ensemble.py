@@ -7,7 +7,9 @@ is what an ensemble of the two recipes would predict for that patient, trained w
 ``OUT/cv_ensemble.yaml``, ``OUT/fold<k>/oof/``) and scores it with the same report
 (:mod:`brainseg.evaluation.crossval`), so that ``brainseg cv-compare`` can pair it with
 either member. Unlike an ensemble of one recipe's fold models, this one has an
-out-of-fold figure: each member is one model per fold.
+out-of-fold figure: each member is one model per fold. ``gate`` scores what a bundle made
+with ``brainseg bundle --gate`` predicts: the other members count only on slices where the
+first member's probability reaches it.
 """
 
 from __future__ import annotations
@@ -50,8 +52,22 @@ def _member_data(member: Path) -> str:
         raise BrainsegError(f"{member}: no cv.yaml naming its data folder") from None
 
 
+def _gated_mean(arrays: list[np.ndarray], gate: float | None) -> np.ndarray:
+    """The mean of the members' saved (0-255) probabilities; with ``gate``, the others
+    count as 0 on slices where the first stays under it (what ``Ensemble`` does)."""
+    if gate is None:
+        return sum(arrays) / (OOF_SCALE * len(arrays))
+    first = arrays[0]
+    passes = first.reshape(len(first), -1).max(axis=1) >= gate * OOF_SCALE
+    others = sum(arrays[1:]) * passes[:, None, None]
+    return (first + others) / (OOF_SCALE * len(arrays))
+
+
 def ensemble_cv(
-    members: list[str | Path], out: str | Path, data: str | Path | None = None
+    members: list[str | Path],
+    out: str | Path,
+    data: str | Path | None = None,
+    gate: float | None = None,
 ) -> dict[str, Any]:
     """Average the members' out-of-fold probabilities (all sequences, FLAIR alone, INT8) on
     every patient that all of them hold out, write ``out`` and its report; return the
@@ -89,7 +105,7 @@ def ensemble_cv(
                         f"{path}: shape {loaded[-1][0].shape} differs from "
                         f"{paths[0]}'s {loaded[0][0].shape}"
                     )
-            means = [sum(arrays) / (OOF_SCALE * len(paths)) for arrays in zip(*loaded, strict=True)]
+            means = [_gated_mean(list(arrays), gate) for arrays in zip(*loaded, strict=True)]
             save_oof(out / f"fold{k}" / "oof" / f"{patient}.npz", *means)
             written += 1
     if not written:
@@ -98,5 +114,7 @@ def ensemble_cv(
         )
     save_split(folds[0], out / "folds.json")
     setup = {"data": str(data), "members": [str(m) for m in members], "patients": written}
+    if gate is not None:
+        setup["gate"] = gate
     write_text(out / "cv_ensemble.yaml", yaml.safe_dump(setup, sort_keys=False))
     return write_cv_report(data, out, folds[0])

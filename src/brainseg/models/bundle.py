@@ -21,16 +21,19 @@ COMBINE_MODES = ("ensemble", "average")
 
 
 def combine_models(
-    sources: list[str | Path], combine: str = "ensemble"
+    sources: list[str | Path], combine: str = "ensemble", gate: float | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(config, state_dict, meta) for one model file or several of one architecture:
     ``ensemble`` keeps every member and averages their logits (inference cost x N);
     ``average`` averages the weights into one model (a "model soup", cost x 1), which only
-    makes sense for runs that share a starting point."""
+    makes sense for runs that share a starting point. ``gate`` (ensembles only) runs the
+    other members only on slices the first one finds something in."""
     import torch
 
     if combine not in COMBINE_MODES:
         raise BrainsegError(f"combine must be one of {COMBINE_MODES}, not '{combine}'")
+    if gate is not None and (combine != "ensemble" or len(sources) < 2 or not 0 < gate < 0.5):
+        raise BrainsegError("gate: needs an ensemble of two or more models and 0 < gate < 0.5")
     loaded = [load_model_file(source) for source in sources]
     config, state, meta = loaded[0]
     meta = {k: v for k, v in meta.items() if k != "source"}
@@ -73,6 +76,8 @@ def combine_models(
     if mixed:
         model["member_resolutions"] = sides
         config = {**config, "data": {**config["data"], "resolution": max(sides)}}
+    if gate is not None:
+        model["member_gate"] = gate
     return {**config, "model": model}, merged, meta
 
 
@@ -81,12 +86,13 @@ def bundle_from_checkpoint(
     out: str | Path,
     inference: dict[str, Any] | None = None,
     combine: str = "ensemble",
+    gate: float | None = None,
     **meta: Any,
 ) -> Path:
     """Bundle one checkpoint or combine several (see ``combine_models``); ``inference``
     overrides the threshold, TTA and post-processing."""
     sources = checkpoint if isinstance(checkpoint, list) else [checkpoint]
-    config, state, source_meta = combine_models(sources, combine)
+    config, state, source_meta = combine_models(sources, combine, gate)
     config = {**config, "inference": {**config.get("inference", {}), **(inference or {})}}
     return save_bundle(config, state, {**source_meta, **meta}, out)
 
@@ -126,7 +132,9 @@ def card_problems(card: Path = SHIPPED_CARD) -> list[str]:
 
 def _member_sides(config: dict[str, Any]) -> str:
     sides = config["model"].get("member_resolutions")
-    return f" (members at {', '.join(map(str, sides))} px)" if sides else ""
+    gate = config["model"].get("member_gate")
+    text = f" (members at {', '.join(map(str, sides))} px)" if sides else ""
+    return text + (f", others where the first reaches {gate}" if gate else "")
 
 
 def describe_shipped() -> str:

@@ -22,12 +22,20 @@ from brainseg.models.files import SHIPPED_INT8, SHIPPED_MODEL, file_digest, load
 
 def export_onnx(model: str | Path | None, out: str | Path, opset: int = 17) -> Path:
     """Export a .pt/.ckpt model (None: the shipped one) to ONNX with its config inside."""
+    net, config, meta = load_network(model)
+    return export_network(net, config, meta, out, opset)
+
+
+def export_network(
+    net: Any, config: dict[str, Any], meta: dict[str, Any], out: str | Path, opset: int = 17
+) -> Path:
+    """Export a built network (eval mode) to ONNX with a dynamic batch, ``config`` and
+    ``meta`` inside."""
     import io
 
     import onnx
     import torch
 
-    net, config, meta = load_network(model)
     res = config["data"].get("resolution") or 256
     example = torch.zeros(2, config["model"].get("in_channels", 3), res, res)
     buffer = io.BytesIO()
