@@ -35,12 +35,16 @@ bench: $(STAMP)
 
 # Retrain the shipped model (MODEL_CARD.md): the v2 recipe's five cosine cycles chained by
 # --init-weights (one `brainseg train` with five --config; after an interruption:
-# TRAIN_ARGS=--resume) on all 80 patients (splits/lgg_v2_final.json, a final-fit split),
-# then bundle the last checkpoint and its INT8 export as package data. Time: see
-# MODEL_CARD.md (2 CPU cores with AVX-512 bf16; about 4x longer in fp32 without it). With
-# more patients, first write a new final-fit split:
+# TRAIN_ARGS=--resume) on all 80 patients (splits/lgg_v2_final.json, a final-fit split);
+# then SECOND_STAGE, a second stage 5 at 256 px from the same stage 4; then the two last
+# checkpoints bundled as one ensemble whose 256-px member runs only on slices where the
+# 128-px one reaches GATE (brainseg bundle --gate), and its INT8 export, as package data.
+# Time: see MODEL_CARD.md (2 CPU cores with AVX-512 bf16; about 4x longer in fp32 without
+# it). SECOND_STAGE= (empty) bundles the recipe's last stage alone, as v2.0 and v1.2 were.
+# With more patients, first write a new final-fit split:
 #   brainseg split DATA --out splits/NEW.json --seed 42 --final-fit
 # v1.2's four-stage recipe on its 54 patients: RECIPE=lgg SPLIT=splits/lgg_seed42_final.json
+# SECOND_STAGE=
 DATA ?= ../shared/data/lgg/kaggle_3m
 SPLIT ?= splits/lgg_v2_final.json
 RUNS ?= runs
@@ -51,12 +55,22 @@ RECIPE ?= lgg_v2
 stages_of = configs/$(1).yaml $(sort $(wildcard configs/$(1)_stage[0-9].yaml))
 STAGES = $(call stages_of,$(RECIPE))
 LAST_STAGE = $(RUNS)/$(RECIPE)/stage$(words $(STAGES))/last.ckpt
+STAGE_BEFORE_LAST = $(RUNS)/$(RECIPE)/stage$(words $(wordlist 2,99,$(STAGES)))/last.ckpt
+SECOND_STAGE ?= configs/lgg_v2_stage5_256_long.yaml
+SECOND_RUN = $(RUNS)/$(RECIPE)_second
+GATE ?= 0.01
+# --resume only where the second run has a checkpoint to resume from
+SECOND_ARGS = $(if $(wildcard $(SECOND_RUN)/last.ckpt),$(TRAIN_ARGS),$(filter-out --resume,$(TRAIN_ARGS)))
+MEMBERS = $(LAST_STAGE) $(if $(SECOND_STAGE),$(SECOND_RUN)/last.ckpt --gate $(GATE))
 
 TRAIN_ARGS ?=
 retrain-lgg: $(STAMP)
 	$(BIN)/brainseg train --data $(DATA) --out $(RUNS)/$(RECIPE) --split $(SPLIT) $(TRAIN_ARGS) \
 		$(addprefix --config ,$(STAGES))
-	$(BIN)/brainseg bundle $(LAST_STAGE) --out src/brainseg/weights/brainseg_lgg.pt \
+	$(if $(SECOND_STAGE),$(BIN)/brainseg train --data $(DATA) --out $(SECOND_RUN) \
+		--split $(SPLIT) $(SECOND_ARGS) --init-weights $(STAGE_BEFORE_LAST) \
+		--config $(SECOND_STAGE))
+	$(BIN)/brainseg bundle $(MEMBERS) --out src/brainseg/weights/brainseg_lgg.pt \
 		--postprocess small+rel:25 --name brainseg-lgg-unet16 --version $(VERSION)
 	$(BIN)/brainseg export --onnx src/brainseg/weights/brainseg_lgg.int8.onnx --int8 \
 		--calibration $(DATA) --split $(SPLIT)
