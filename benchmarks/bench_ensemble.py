@@ -4,7 +4,8 @@ K copies of the shipped bundle, each member's weights perturbed a little (identi
 would be folded into one by the ONNX tooling), make a logit-averaging ensemble, exported to
 INT8 ONNX like the shipped model (``brainseg export --int8``, calibrated on training
 patients), then whole ``brainseg predict`` processes over the same real patients (those
-nearest to the dataset's typical 36 slices) alternate between the two. Reports seconds
+nearest to the dataset's typical 36 slices) alternate between the two. ``--bundle FILE``
+measures a given ensemble (such as the 128 + 256 px pair) instead of the copies. Reports seconds
 per patient and the ratio; whether an ensemble of the fold models may be shipped depends on
 it staying at or under 1 s per patient (about 36 slices).
 """
