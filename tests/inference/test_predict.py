@@ -182,3 +182,22 @@ def test_tta_and_threshold_flags(synth_root, tiny_bundle, tmp_path):
     tta = Predictor(tiny_bundle, tta=True).predict_volume(volume.images)
     assert base.shape == tta.shape and not np.allclose(base, tta)
     assert Predictor(tiny_bundle, threshold=1.0).segment_volume(volume.images).sum() == 0
+
+
+def test_predict_with_onnx_never_imports_torch(synth_root, tmp_path):
+    """The shipped model's default engine (INT8 ONNX) runs without torch: importing it costs
+    a one-patient predict about half its time (docs/performance.md)."""
+    import subprocess
+    import sys
+
+    volume = load_volumes(synth_root)[0][0]
+    Image.fromarray(volume.images[3]).save(tmp_path / "rgb.png")
+    script = (
+        "import sys; from brainseg.cli import main; "
+        f"code = main(['predict', {str(tmp_path / 'rgb.png')!r}, '--out', "
+        f"{str(tmp_path / 'out')!r}]); "
+        "print(code, 'torch' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.split()[-2:] == ["0", "False"], result.stderr
+    assert (tmp_path / "out" / "rgb_pred.png").exists()
