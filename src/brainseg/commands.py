@@ -202,6 +202,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         threshold=args.threshold,
         engine=args.engine,
+        all_members=args.all_members,
     )
     print(
         f"{args.out}: {metrics['patients']} patients, Dice per patient mean "
@@ -236,6 +237,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         batch=Batch(args.num_parts, args.part_id, args.skip_existing),
         save_probabilities=args.save_probabilities,
         flair_series=args.flair_series,
+        all_members=args.all_members,
     )
 
 
@@ -299,5 +301,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         postprocess=args.postprocess,
         tta=args.tta,
+        all_members=args.all_members,
     )
     return 0

@@ -122,6 +122,41 @@ def test_gated_ensemble_bundle_through_torch_onnx_and_int8(tmp_path, synth_root)
     assert main(single) != 0 and not (tmp_path / "x.pt").exists()
 
 
+def test_all_members_runs_a_gated_ensemble_without_its_gate(tmp_path, synth_root, caplog):
+    """``--all-members``: a gate that no slice passes is lifted in torch and in the fp32 ONNX
+    export (its constant rewritten), so the ensemble predicts the plain mean of its members
+    again; the same rewrite leaves an INT8 file's numbers as they were; on a single model it
+    warns."""
+    from brainseg.data.volumes import load_clean_volumes
+
+    small, large = _random_bundle(tmp_path / "s.pt", 1, 32), _random_bundle(tmp_path / "l.pt", 2)
+    config, state, meta = load_model_file(small)
+    quiet = save_bundle(config, {**state, "head.bias": state["head.bias"] - 6}, meta, small)
+    images = load_clean_volumes(synth_root)[0].images
+    alone = [Predictor(m, engine="torch").predict_volume(images) for m in (quiet, large)]
+    mean = (alone[0] + alone[1]) / 2
+    gated = tmp_path / "gated.pt"
+    assert main(["bundle", str(quiet), str(large), "--out", str(gated), "--gate", "0.02"]) == 0
+    for engine in ("torch", "onnx"):
+        predictor = Predictor(gated, engine=engine, all_members=True)
+        assert predictor.describe()["member_gate"] is None
+        assert np.abs(predictor.predict_volume(images) - mean).max() < 0.01, engine
+    # INT8: the gate (0.001, open on every slice, so calibration saw both members) lifted
+    # by rewriting one constant; the members' weights and ranges are the file's own
+    open_gate = tmp_path / "open.pt"
+    assert main(["bundle", str(quiet), str(large), "--out", str(open_gate), "--gate", "0.001"]) == 0
+    int8 = tmp_path / "open.int8.onnx"
+    export = ["export", "--onnx", str(int8), "--model", str(open_gate), "--int8"]
+    assert main([*export, "--calibration", str(synth_root)]) == 0
+    kept, lifted = Predictor(int8), Predictor(int8, all_members=True)
+    assert kept.describe()["member_gate"] == 0.001 and lifted.describe()["member_gate"] is None
+    np.testing.assert_array_equal(lifted.predict_volume(images), kept.predict_volume(images))
+    assert ((lifted.predict_volume(images) >= 0.5) == (mean >= 0.5)).mean() > 0.97
+    with caplog.at_level("WARNING", logger="brainseg"):
+        Predictor(large, engine="torch", all_members=True)
+    assert "not an ensemble" in caplog.text
+
+
 def test_combining_different_architectures_is_one_clear_error(two_bundles, tmp_path, capsys):
     torch.manual_seed(0)
     config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 8, "depth": 2}})

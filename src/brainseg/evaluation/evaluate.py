@@ -142,6 +142,7 @@ def evaluate(
     seed: int = 0,
     threshold: float | None = None,
     engine: str | None = None,
+    all_members: bool = False,
 ) -> dict[str, Any]:
     """Score predictions on the chosen patients; write metrics, CSVs and the report."""
     out = Path(out)
@@ -160,7 +161,9 @@ def evaluate(
     if predictions is None:
         from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor
 
-        predictor = Predictor(model, engine or DEFAULT_ENGINE, tta=tta, threshold=threshold)
+        predictor = Predictor(
+            model, engine or DEFAULT_ENGINE, tta=tta, threshold=threshold, all_members=all_members
+        )
         chosen = postprocess or predictor.postprocess
         raw = [predictor.predict(v.image_volume()) >= predictor.threshold for v in volumes]
         model_info = predictor.describe()

@@ -225,6 +225,7 @@ def predict(
     batch: Batch | None = None,
     save_probabilities: bool = False,
     flair_series: str | None = None,
+    all_members: bool = False,
 ) -> int:
     """Run the whole command; return the exit code (2 if any input failed). ``case`` names
     the files of one case explicitly (``flair``, ``t1``, ``t1c``); ``batch`` selects this
@@ -258,6 +259,7 @@ def predict(
         device=device,
         threshold=threshold,
         postprocess=postprocess,
+        all_members=all_members,
     )
     identity = predictor.model_identity()
     input_files = {f.resolve() for item in items for f in item.files}

@@ -9,6 +9,7 @@ Runtime in fp32), and the threshold, post-processing and TTA come from the model
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from brainseg.io.volume import Volume
 from brainseg.models.files import file_sha256, load_network, resolve_model_path
 from brainseg.preprocessing import Preprocessor
 from brainseg.preprocessing.pipeline import Prepared
+
+logger = logging.getLogger(__name__)
 
 ENGINES = ("auto", "onnx", "torch")
 DEFAULT_ENGINE = "auto"
@@ -55,8 +58,9 @@ class Predictor:
         device: str = "cpu",
         threshold: float | None = None,
         postprocess: str | None = None,
+        all_members: bool = False,
     ):
-        from brainseg.models.onnx import OnnxRunner, cached_onnx, shipped_int8
+        from brainseg.models.onnx import OnnxRunner, cached_onnx, shipped_int8, ungated_onnx
 
         path = Path(model) if model is not None else None
         self.engine = engine
@@ -67,6 +71,9 @@ class Predictor:
             if runner is None and (path is None or path.suffix != ".onnx"):
                 path = cached_onnx(path)
             self.runner = runner or OnnxRunner(path)
+            gate = self.runner.config["model"].get("member_gate")
+            if all_members and gate is not None:
+                self.runner = OnnxRunner(ungated_onnx(self.runner.path, gate))
             self.model_file = self.runner.path
             self.config, self.meta = self.runner.config, self.runner.meta
             if self.runner.quantized:
@@ -74,7 +81,7 @@ class Predictor:
         else:
             import torch
 
-            self.net, self.config, self.meta = load_network(path)
+            self.net, self.config, self.meta = load_network(path, ungated=all_members)
             self.model_file = resolve_model_path(path)
             self.device = torch.device(device)
             self.net.to(self.device)
@@ -84,6 +91,8 @@ class Predictor:
         self.postprocess = postprocess or inference.get("postprocess", "none")
         self.batch_size = batch_size
         self.preprocessor = Preprocessor(self.config["data"])
+        if all_members and int(self.config["model"].get("members", 1)) < 2:
+            logger.warning("--all-members: %s is not an ensemble; nothing changes", self.model_file)
 
     def _logits(self, batch: np.ndarray) -> np.ndarray:
         if self.engine.startswith("onnx"):
@@ -160,4 +169,5 @@ class Predictor:
             "threshold": self.threshold,
             "postprocess": self.postprocess,
             "tta": self.tta,
+            "member_gate": self.config["model"].get("member_gate"),
         }

@@ -89,11 +89,14 @@ def load_model_file(path: str | Path | None) -> tuple[dict[str, Any], dict[str, 
     return bundle["config"], bundle["state_dict"], dict(bundle.get("meta", {}), source=str(path))
 
 
-def load_network(path: str | Path | None):
-    """(network in eval mode with fp32 weights, config, meta) for a .ckpt or .pt file."""
+def load_network(path: str | Path | None, ungated: bool = False):
+    """(network in eval mode with fp32 weights, config, meta) for a .ckpt or .pt file.
+    ``ungated``: a gated ensemble (``model.member_gate``) runs every member on every slice."""
     from brainseg.models.registry import create_model
 
     config, state, meta = load_model_file(path)
+    if ungated and config["model"].get("member_gate") is not None:
+        config = {**config, "model": {**config["model"], "member_gate": None}}
     net = create_model(config["model"])
     try:
         net.load_state_dict({k: v.float() for k, v in state.items()})

@@ -119,3 +119,42 @@ def cached_onnx(model: Path | None) -> Path:
     if not target.exists():
         export_onnx(model, target)
     return target
+
+
+def ungated_onnx(path: Path, gate: float) -> Path:
+    """A cached copy of a gated ensemble's ONNX file (fp32 or INT8) whose gate passes every
+    slice: the same members with the same weights and quantization, each run on every slice
+    (``predict --all-members``). The gate is the one comparison of the per-slice maximum
+    probability with ``gate``; its constant becomes -1. An INT8 file's later members keep
+    the ranges calibrated on the slices that passed the gate (for the shipped model, Dice
+    within 0.0005 of torch without the gate, docs/performance.md)."""
+    import onnx
+    from onnx import numpy_helper
+
+    target = cache_dir() / "onnx" / f"{path.stem}-{file_digest(path)}-ungated.onnx"
+    if target.exists():
+        return target
+    model = onnx.load(str(path))
+    # a constant is an initializer (INT8 files) or a Constant node's tensor (fp32 exports)
+    constants = {init.name: init for init in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            constants[node.output[0]] = node.attribute[0].t
+    gates = [
+        constants[node.input[1]]
+        for node in model.graph.node
+        if node.op_type == "GreaterOrEqual"
+        and node.input[1] in constants
+        and np.isclose(numpy_helper.to_array(constants[node.input[1]]), gate).all()
+    ]
+    if len(gates) != 1:
+        raise BrainsegError(f"{path}: no single member gate of {gate} in this ONNX file")
+    value = numpy_helper.to_array(gates[0])
+    gates[0].CopyFrom(numpy_helper.from_array(np.full_like(value, -1.0), gates[0].name))
+    for entry in model.metadata_props:
+        if entry.key == "brainseg_config":
+            config = json.loads(entry.value)
+            config["model"]["member_gate"] = None
+            entry.value = json.dumps(config)
+    write_bytes(target, model.SerializeToString())
+    return target

@@ -15,7 +15,7 @@ def serve(
     **inference: Any,
 ) -> None:
     """Serve the model; ``inference`` holds the Predictor options predict and evaluate take
-    (engine, threshold, postprocess, tta)."""
+    (engine, threshold, postprocess, tta, all_members)."""
     import uvicorn
 
     from brainseg.inference.predictor import Predictor
