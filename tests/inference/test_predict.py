@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import shutil
+import subprocess
+import sys
 
 import nibabel as nib
 import numpy as np
@@ -187,9 +189,6 @@ def test_tta_and_threshold_flags(synth_root, tiny_bundle, tmp_path):
 def test_predict_with_onnx_never_imports_torch(synth_root, tmp_path):
     """The shipped model's default engine (INT8 ONNX) runs without torch: importing it costs
     a one-patient predict about half its time (docs/performance.md)."""
-    import subprocess
-    import sys
-
     volume = load_volumes(synth_root)[0][0]
     Image.fromarray(volume.images[3]).save(tmp_path / "rgb.png")
     script = (
