@@ -107,6 +107,9 @@ class TrainConfig(_Section):
     lr_step_epochs: int = Field(10, ge=1)
     lr_gamma: float = Field(0.5, gt=0.0)
     weight_decay: float = Field(0.0, ge=0.0)
+    # "auto": bf16/16-mixed on GPUs; on CPUs 32-true, or where the CPU has native bf16 the
+    # faster of 32-true and bf16-mixed for this model and batch, timed at the start of the run
+    # (brainseg.training.precision).
     precision: Literal[
         "auto", "32", "32-true", "64", "64-true", "bf16-mixed", "bf16-true", "16-mixed"
     ] = "auto"

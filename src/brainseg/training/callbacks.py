@@ -128,9 +128,16 @@ class TimingCallback(L.Callback):
     """Training-phase throughput over the whole run (validation excluded), kept across
     resumes, written to ``timing.json`` after every epoch."""
 
-    def __init__(self, run_dir: str | Path, precision: str, compiled: bool = False):
+    def __init__(
+        self,
+        run_dir: str | Path,
+        precision: str,
+        compiled: bool = False,
+        probe: dict[str, float] | None = None,
+    ):
         self.run_dir = Path(run_dir)
         self.precision = precision
+        self.probe = probe  # img/s per precision, where precision "auto" timed them
         self.compiled = compiled
         self.train_seconds = 0.0
         self.train_images = 0
@@ -192,6 +199,7 @@ class TimingCallback(L.Callback):
                 "world_size": trainer.world_size,
                 "device": str(trainer.strategy.root_device),
                 "precision": self.precision,
+                "precision_probe_img_per_s": self.probe,
                 "compiled": self.compiled,
                 "epochs_completed": self.epochs_completed,
             },

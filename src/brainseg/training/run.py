@@ -7,6 +7,7 @@ Everything a run needs to be repeated lands in ``RUN/``: ``config.yaml`` (resolv
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -16,29 +17,11 @@ from brainseg.config import load_config, save_config
 from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.data.volumes import load_clean_volumes
 from brainseg.errors import BrainsegError
+from brainseg.training.precision import resolve_precision
 
 
 def _is_rank_zero() -> bool:
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
-
-
-def cpu_supports_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str, accelerator: str) -> str:
-    import torch
-
-    if precision != "auto":
-        return precision
-    gpu = accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
-    if gpu:
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_supports_bf16() else "32-true"
 
 
 COMPILE_MIN_IMAGES = 10_000
@@ -183,6 +166,14 @@ def _widen_inputs(state: dict[str, Any], model_config: dict[str, Any]) -> dict[s
     return state
 
 
+def _started_in(out: Path) -> str | None:
+    """The precision a run being resumed trained in so far (None before its first epoch)."""
+    try:
+        return json.loads((out / "timing.json").read_text()).get("precision")
+    except (OSError, ValueError):
+        return None
+
+
 def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None, init_state):
     import lightning as L
     import torch
@@ -256,7 +247,13 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
         **loader_args,
     )
 
-    precision = resolve_precision(cfg_train["precision"], cfg_train["accelerator"])
+    precision, probe = resolve_precision(config, _started_in(out) if resume else None)
+    if probe and _is_rank_zero():
+        print(
+            f"precision auto: {precision} (one training step of this model and batch: "
+            f"{probe['32-true']} img/s in 32-true, {probe['bf16-mixed']} in bf16-mixed)",
+            file=sys.stderr,
+        )
     module = SegmentationModule(config, val_patients=len(val_set.patients))
     batches = len(train_loader)
     if cfg_train.get("max_train_batches"):
@@ -283,7 +280,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
         every_n_epochs=1,
         enable_version_counter=False,
     )
-    timing = TimingCallback(out, precision, compiled=module.compile_training)
+    timing = TimingCallback(out, precision, compiled=module.compile_training, probe=probe)
     trainer = L.Trainer(
         max_epochs=int(cfg_train["epochs"]),
         accelerator=cfg_train["accelerator"],
