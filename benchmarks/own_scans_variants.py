@@ -133,7 +133,10 @@ def main() -> None:
     patients = load_clean_volumes(args.data, patients=names)
     out = Path(args.out)
     table: dict[str, list[float]] = {}
-    every = list(variants(patients[0].images[:1], patients[0].masks[:1]))
+    # The variants' names, from one slice: that slice may hold no brain, whose z-score is
+    # 0/0 (numpy's "invalid value" warning); the scored variants use whole volumes.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        every = list(variants(patients[0].images[:1], patients[0].masks[:1]))
     chosen = [n for n in every if not args.only or any(o in n for o in args.only)]
     truths: dict[tuple[str, str], np.ndarray] = {}
     for patient in patients:  # write each patient's variants once

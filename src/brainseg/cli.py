@@ -134,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML config of a stage; repeat for chained stages (each starts from the last)",
     )
     p.add_argument("--fold", type=int, action="append", help="run only this fold (repeatable)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train this many folds at once, each in its own process on its share of the "
+        "cores (and its own GPU where there are several); logs in OUT/fold<k>/cv.log",
+    )
+    p.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)  # --jobs' folds
     p.add_argument("--resume", action="store_true", help="continue an existing --out")
     p.add_argument("--seed", type=int, help="seed of the fold assignment (default 42)")
     p.add_argument("--epochs", type=int, help="override every stage's epochs (smoke tests)")

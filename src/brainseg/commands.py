@@ -146,8 +146,10 @@ def cmd_cv(args: argparse.Namespace) -> int:
             args.resume,
             args.seed,
             overrides or None,
+            report=not args.no_report,
             stage=args.stage,
             reuse=args.reuse,
+            jobs=args.jobs,
         )
     if metrics is not None:
         print_cv_summary(args.out, metrics)

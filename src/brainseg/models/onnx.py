@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from brainseg.cores import available_cores, pinned
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes
 from brainseg.models.files import SHIPPED_INT8, SHIPPED_MODEL, file_digest, load_network
@@ -77,6 +78,8 @@ class OnnxRunner:
         options.log_severity_level = 3
         # Idle pool threads would spin between runs and slow the numpy work in between.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if pinned():  # e.g. one fold of `brainseg cv --jobs`: no more threads than cores
+            options.intra_op_num_threads = len(available_cores())
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]

@@ -34,6 +34,7 @@ never choose an epoch, a threshold or a post-processing, so their scores stay ou
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -189,12 +190,14 @@ def cross_validate(
     report: bool = True,
     stage: int | None = None,
     reuse: str | Path | None = None,
+    jobs: int = 1,
 ) -> dict[str, Any] | None:
     """Train and predict the chosen folds (all by default), then report on what is done.
     With ``stage``, train nothing: score the weights after that stage of the recipe (in the
     folds that finished it) into ``OUT/report_stage<n>``, to measure what later stages add.
     With ``reuse``, the stages that another cross-validation already trained alike are
-    linked from it (:func:`reuse_stages`)."""
+    linked from it (:func:`reuse_stages`). With ``jobs`` > 1, that many folds train at once,
+    each in its own process (:mod:`brainseg.training.cv_jobs`)."""
     data, out = Path(data), Path(out)
     if (out / "folds.json").exists() and not resume:
         # parallel jobs (one --fold each) share OUT: a fold nobody started may begin
@@ -222,10 +225,18 @@ def cross_validate(
     for k in chosen:
         if not 0 <= k < folds:
             raise BrainsegError(f"cv: --fold {k} is not between 0 and {folds - 1}")
+    if jobs < 1:
+        raise BrainsegError(f"cv: --jobs {jobs} must be at least 1")
     if stage is not None and not 1 <= stage <= len(stages):
         raise BrainsegError(f"cv: --stage {stage} is not between 1 and {len(stages)}")
     if reuse is not None and stage is None:
         reuse_stages(Path(reuse), out, split, chosen, len(stages))
+    failed: list[str] = []
+    if jobs > 1 and stage is None and len(chosen) > 1:
+        from brainseg.training.cv_jobs import run_fold_jobs
+
+        failed = run_fold_jobs(data, out, chosen, jobs)
+        chosen = []
     for k in chosen:
         if stage is None:
             checkpoint = train_fold(data, out, split, k, stages, overrides)
@@ -234,9 +245,12 @@ def cross_validate(
         else:
             continue
         predict_fold(data, out, split, k, checkpoint)
-    if not report:
-        return None
-    return report_cv(data, out, stage)
+    if failed:
+        if report:  # a partial report of the folds that are done, where any are
+            with contextlib.suppress(BrainsegError):
+                report_cv(data, out, stage)
+        raise BrainsegError("; ".join(failed) + "; --resume continues them")
+    return report_cv(data, out, stage) if report else None
 
 
 def report_cv(data: str | Path, out: str | Path, stage: int | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from brainseg.config import load_config, save_config
+from brainseg.cores import available_cores
 from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.data.volumes import load_clean_volumes
 from brainseg.errors import BrainsegError
@@ -194,7 +195,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
     cfg_data, cfg_train = config["data"], config["train"]
     devices = cfg_train["devices"]
     if cfg_train["accelerator"] in ("cpu", "auto") and not torch.cuda.is_available():
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(int(devices), 1)))
+        torch.set_num_threads(max(1, len(available_cores()) // max(int(devices), 1)))
     L.seed_everything(config["seed"], workers=True, verbose=False)
 
     by_name = {v.patient: v for v in volumes}
