@@ -90,8 +90,14 @@ def test_rank_zero_hands_its_choice_to_the_ranks_it_launches(cpu, monkeypatch):
     assert os.environ[P.ENV_CHOICE] == "bf16-mixed"
 
 
-def test_a_real_step_is_timed(cpu):
+def test_a_real_step_is_timed_and_leaves_the_seeded_rng_alone(cpu):
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
     assert P.step_seconds(cpu, bf16=False, steps=1) > 0
+    assert torch.equal(torch.rand(3), expected)  # the run's init does not depend on the probe
 
 
 def test_a_resumed_run_keeps_the_precision_it_started_in(cpu, monkeypatch):

@@ -34,30 +34,32 @@ def cpu_supports_bf16() -> bool:
 
 def step_seconds(config: dict[str, Any], bf16: bool, steps: int = 2) -> float:
     """The fastest of ``steps`` training steps (forward, Dice loss, backward, Adam) on a
-    random batch of the run's shape, after one warm-up step."""
+    random batch of the run's shape, after one warm-up step. The global RNG is left as it
+    was, so that the run's seed, not the probe, decides its initial weights."""
     import torch
 
     from brainseg.models import create_model
 
-    torch.manual_seed(0)
-    model = create_model(config["model"]).train()
-    size, batch = int(config["data"]["resolution"]), int(config["train"]["batch_size"])
-    x = torch.rand(batch, int(config["model"]["in_channels"]), size, size)
-    y = (torch.rand(batch, 1, size, size) > 0.9).float()
-    if config["train"].get("channels_last", False):
-        model = model.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), 1e-4)
-    times = []
-    for _ in range(steps + 1):
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            prob = torch.sigmoid(model(x).float())
-        loss = 1 - (2 * (prob * y).sum() + 1) / (prob.sum() + y.sum() + 1)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        times.append(time.perf_counter() - start)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = create_model(config["model"]).train()
+        size, batch = int(config["data"]["resolution"]), int(config["train"]["batch_size"])
+        x = torch.rand(batch, int(config["model"]["in_channels"]), size, size)
+        y = (torch.rand(batch, 1, size, size) > 0.9).float()
+        if config["train"].get("channels_last", False):
+            model = model.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        optimizer = torch.optim.Adam(model.parameters(), 1e-4)
+        times = []
+        for _ in range(steps + 1):
+            start = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                prob = torch.sigmoid(model(x).float())
+            loss = 1 - (2 * (prob * y).sum() + 1) / (prob.sum() + y.sum() + 1)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - start)
     return min(times[1:])
 
 
