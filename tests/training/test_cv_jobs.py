@@ -57,3 +57,4 @@ def test_folds_run_side_by_side_and_a_failed_one_resumes(synth_root, tmp_path, c
 def test_jobs_must_be_positive(synth_root, tmp_path, capsys):
     assert main(["cv", str(synth_root), "--out", str(tmp_path / "cv"), "--jobs", "0"]) == 1
     assert "--jobs 0 must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "cv").exists()  # refused before the set-up is written

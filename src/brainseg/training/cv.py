@@ -218,17 +218,18 @@ def cross_validate(
         overrides = overrides if overrides is not None else (saved.get("overrides") or None)
         reuse = reuse if reuse is not None else saved_reuse(saved, out)
     stages, folds, seed = stages or [None], folds or 5, 42 if seed is None else seed
-    if reuse is not None:  # refused before anything is written to OUT
-        check_reusable(Path(reuse), out, folds, seed)
-    split = _check_setup(out, data, folds, seed, stages, overrides)
     chosen = list(range(folds)) if only is None else only
+    # refused before anything is written to OUT
     for k in chosen:
         if not 0 <= k < folds:
-            raise BrainsegError(f"cv: --fold {k} is not between 0 and {folds - 1}")
+            raise BrainsegError(f"--fold {k} is not between 0 and {folds - 1}")
     if jobs < 1:
-        raise BrainsegError(f"cv: --jobs {jobs} must be at least 1")
+        raise BrainsegError(f"--jobs {jobs} must be at least 1")
     if stage is not None and not 1 <= stage <= len(stages):
-        raise BrainsegError(f"cv: --stage {stage} is not between 1 and {len(stages)}")
+        raise BrainsegError(f"--stage {stage} is not between 1 and {len(stages)}")
+    if reuse is not None:
+        check_reusable(Path(reuse), out, folds, seed)
+    split = _check_setup(out, data, folds, seed, stages, overrides)
     if reuse is not None and stage is None:
         reuse_stages(Path(reuse), out, split, chosen, len(stages))
     failed: list[str] = []

@@ -112,9 +112,9 @@ def run_fold_jobs(data: Path, out: Path, folds: list[int], jobs: int) -> list[st
                 print(f"cv: fold {k} finished", file=sys.stderr)
             else:
                 line = (
-                    f"cv: fold {k} failed (exit {proc.returncode}: {_last_line(log_path)}); "
+                    f"fold {k} failed (exit {proc.returncode}: {_last_line(log_path)}); "
                     f"see {log_path}"
                 )
                 failed.append(line)
-                print(line, file=sys.stderr)
+                print(f"cv: {line}", file=sys.stderr)
     return failed
