@@ -49,17 +49,20 @@ def visible_gpus() -> list[str]:
 
 
 def _die_with_parent_and_pin(cores: list[int]):
-    """What the child does before it runs brainseg: pin itself, and ask Linux to kill it
-    when the parent dies (prctl PR_SET_PDEATHSIG, SIGKILL: resume is SIGKILL-safe)."""
+    """What the child does between fork and exec: pin itself, and ask Linux to kill it when
+    the parent dies (prctl PR_SET_PDEATHSIG, SIGKILL: resume is SIGKILL-safe). libc is
+    loaded here, in the parent, so that the child only makes system calls."""
+    prctl = None
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def setup() -> None:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, cores)
-        if sys.platform.startswith("linux"):
-            import ctypes
-
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+        if prctl is not None:
+            prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
     return setup
 
