@@ -22,13 +22,22 @@ class ImageReadError(ValueError):
     """The file is not a usable image; the message says why, in a few words."""
 
 
-def _tiff_shape(path: Path) -> tuple[int, ...]:
+def _read_tiff(path: Path) -> np.ndarray:
+    """The first page of a TIFF, its size checked before its pixels are decoded (one open)."""
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         if not tif.pages:
             raise ImageReadError("TIFF has no pages")
-        return tuple(tif.pages[0].shape)
+        page = tif.pages[0]
+        shape = tuple(page.shape)
+        if len(shape) == 3 and shape[0] <= 4 and shape[2] > 4:  # planar (C, H, W)
+            shape = shape[1:] + shape[:1]
+        _check_pixels(shape)
+        array = page.asarray()
+    if array.ndim == 3 and array.shape[0] <= 4 and array.shape[2] > 4:
+        array = np.moveaxis(array, 0, -1)
+    return array
 
 
 def _check_pixels(shape: tuple[int, ...]) -> None:
@@ -45,15 +54,7 @@ def read_image(path: str | Path) -> np.ndarray:
         if path.stat().st_size == 0:
             raise ImageReadError("empty file")
         if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
-            shape = _tiff_shape(path)
-            if len(shape) == 3 and shape[0] <= 4 and shape[2] > 4:  # planar (C, H, W)
-                shape = shape[1:] + shape[:1]
-            _check_pixels(shape)
-            array = tifffile.imread(path, key=0)
-            if array.ndim == 3 and array.shape[0] <= 4 and array.shape[2] > 4:
-                array = np.moveaxis(array, 0, -1)
+            array = _read_tiff(path)
         else:
             from PIL import Image
 
