@@ -109,7 +109,8 @@ class TrainConfig(_Section):
     weight_decay: float = Field(0.0, ge=0.0)
     # "auto": bf16/16-mixed on GPUs; on CPUs 32-true, or where the CPU has native bf16 the
     # faster of 32-true and bf16-mixed for this model and batch, timed at the start of the run
-    # (brainseg.training.precision).
+    # (brainseg.training.precision). RUN/timing.json says which it was; to repeat a run on
+    # another host in the same arithmetic, set that precision here.
     precision: Literal[
         "auto", "32", "32-true", "64", "64-true", "bf16-mixed", "bf16-true", "16-mixed"
     ] = "auto"
