@@ -56,7 +56,12 @@ def quantize_onnx(
     extra_meta: dict[str, str] | None = None,
 ) -> Path:
     """Write an INT8 (QDQ) copy of ``fp32_onnx`` calibrated on ``batches``; the brainseg
-    metadata (config, model card fields) is carried over."""
+    metadata (config, model card fields) is carried over. A gated ensemble is calibrated
+    with its gate lifted, so that every member's ranges come from every calibration slice:
+    otherwise a later member is calibrated only on the slices that pass the gate (on none,
+    for a calibration set that never opens it) and runs on others with ``--all-members``."""
+    import json
+
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -74,9 +79,18 @@ def quantize_onnx(
             batch = next(self.batches, None)
             return None if batch is None else {"image": batch}
 
+    from brainseg.models.onnx import set_member_gate
+
     source = onnx.load(str(fp32_onnx))
+    config = json.loads({e.key: e.value for e in source.metadata_props}["brainseg_config"])
+    gate = config["model"].get("member_gate")
     with tempfile.TemporaryDirectory() as tmp:
         prepared, quantized = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
+        if gate is not None:
+            ungated = onnx.load(str(fp32_onnx))
+            set_member_gate(ungated, gate, -1.0)
+            fp32_onnx = Path(tmp) / "ungated.onnx"
+            onnx.save(ungated, str(fp32_onnx))
         quant_pre_process(str(fp32_onnx), str(prepared))
         quantize_static(
             str(prepared),
@@ -88,6 +102,8 @@ def quantize_onnx(
             weight_type=QuantType.QInt8,
         )
         model = onnx.load(str(quantized))
+    if gate is not None:
+        set_member_gate(model, -1.0, gate)
     del model.metadata_props[:]
     model.metadata_props.extend(source.metadata_props)
     for key, value in {

@@ -124,20 +124,13 @@ def cached_onnx(model: Path | None) -> Path:
     return target
 
 
-def ungated_onnx(path: Path, gate: float) -> Path:
-    """A cached copy of a gated ensemble's ONNX file (fp32 or INT8) whose gate passes every
-    slice: the same members with the same weights and quantization, each run on every slice
-    (``predict --all-members``). The gate is the one comparison of the per-slice maximum
-    probability with ``gate``; its constant becomes -1. An INT8 file's later members keep
-    the ranges calibrated on the slices that passed the gate (for the shipped model, Dice
-    within 0.0005 of torch without the gate, docs/performance.md)."""
-    import onnx
+def set_member_gate(model, gate: float, new: float) -> None:
+    """Change, in a loaded gated ensemble (an ``onnx.ModelProto``, fp32 or INT8), the gate
+    constant ``gate`` to ``new``: the one comparison of the first member's per-slice maximum
+    probability with it. ``new`` -1 passes every slice; the config in the metadata follows
+    (``member_gate`` None for -1)."""
     from onnx import numpy_helper
 
-    target = cache_dir() / "onnx" / f"{path.stem}-{file_digest(path)}-ungated.onnx"
-    if target.exists():
-        return target
-    model = onnx.load(str(path))
     # a constant is an initializer (INT8 files) or a Constant node's tensor (fp32 exports)
     constants = {init.name: init for init in model.graph.initializer}
     for node in model.graph.node:
@@ -151,13 +144,32 @@ def ungated_onnx(path: Path, gate: float) -> Path:
         and np.isclose(numpy_helper.to_array(constants[node.input[1]]), gate).all()
     ]
     if len(gates) != 1:
-        raise BrainsegError(f"{path}: no single member gate of {gate} in this ONNX file")
+        raise BrainsegError(f"no single member gate of {gate} in this ONNX model")
     value = numpy_helper.to_array(gates[0])
-    gates[0].CopyFrom(numpy_helper.from_array(np.full_like(value, -1.0), gates[0].name))
+    gates[0].CopyFrom(numpy_helper.from_array(np.full_like(value, new), gates[0].name))
     for entry in model.metadata_props:
         if entry.key == "brainseg_config":
             config = json.loads(entry.value)
-            config["model"]["member_gate"] = None
+            config["model"]["member_gate"] = None if new < 0 else new
             entry.value = json.dumps(config)
+
+
+def ungated_onnx(path: Path, gate: float) -> Path:
+    """A cached copy of a gated ensemble's ONNX file (fp32 or INT8) whose gate passes every
+    slice: the same members with the same weights and quantization, each run on every slice
+    (``predict --all-members``). INT8 files exported since 2026-12-03 calibrate every member
+    on every calibration slice (:func:`brainseg.inference.quantize.quantize_onnx`); older
+    ones calibrated the later members on the slices that passed the gate (for the shipped
+    v2.1, Dice within 0.0005 of torch without the gate, docs/performance.md)."""
+    import onnx
+
+    target = cache_dir() / "onnx" / f"{path.stem}-{file_digest(path)}-ungated.onnx"
+    if target.exists():
+        return target
+    model = onnx.load(str(path))
+    try:
+        set_member_gate(model, gate, -1.0)
+    except BrainsegError as exc:
+        raise BrainsegError(f"{path}: {exc}") from None
     write_bytes(target, model.SerializeToString())
     return target
