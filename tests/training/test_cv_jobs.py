@@ -7,7 +7,7 @@ import json
 from brainseg.cli import main
 from brainseg.cores import available_cores
 from brainseg.training.callbacks import KILL_ENV
-from brainseg.training.cv_jobs import core_shares
+from brainseg.training.cv_jobs import core_shares, visible_gpus
 from brainseg.training.stages import stage_done
 from tests.training.test_cv import _stage_configs
 
@@ -22,6 +22,14 @@ def test_cores_are_shared_out_evenly_and_never_twice():
     ]
     assert core_shares(5, [0, 1]) == [[0], [1]]  # no more jobs than cores
     assert core_shares(1, [2, 3]) == [[2, 3]]
+
+
+def test_the_gpus_given_out_are_those_cuda_visible_devices_lists(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert visible_gpus() == ["2", "3"]
+    for hidden in ("", "-1"):  # the usual ways of hiding every GPU
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", hidden)
+        assert visible_gpus() == []
 
 
 def test_folds_run_side_by_side_and_a_failed_one_resumes(synth_root, tmp_path, capsys, monkeypatch):
