@@ -67,6 +67,10 @@ def _die_with_parent_and_pin(cores: list[int]):
     return setup
 
 
+def _describe_cores(cores: list[int]) -> str:
+    return f"core {cores[0]}" if len(cores) == 1 else f"cores {cores[0]}-{cores[-1]}"
+
+
 def _last_line(path: Path) -> str:
     lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     return lines[-1].strip() if lines else "(no output)"
@@ -101,7 +105,7 @@ def run_fold_jobs(data: Path, out: Path, folds: list[int], jobs: int) -> list[st
                 preexec_fn=_die_with_parent_and_pin(shares[slot]),
             )
             running[slot] = (k, proc, log, log_path)
-            where = f"cores {shares[slot][0]}-{shares[slot][-1]}"
+            where = _describe_cores(shares[slot])
             if len(gpus) > 1:
                 where += f", GPU {env_for[slot]['CUDA_VISIBLE_DEVICES']}"
             print(f"cv: fold {k} started ({where}); log {log_path}", file=sys.stderr)
