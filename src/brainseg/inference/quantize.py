@@ -82,8 +82,8 @@ def quantize_onnx(
     from brainseg.models.onnx import set_member_gate
 
     source = onnx.load(str(fp32_onnx))
-    config = json.loads({e.key: e.value for e in source.metadata_props}["brainseg_config"])
-    gate = config["model"].get("member_gate")
+    props = {e.key: e.value for e in source.metadata_props}
+    gate = json.loads(props.get("brainseg_config", "{}")).get("model", {}).get("member_gate")
     with tempfile.TemporaryDirectory() as tmp:
         prepared, quantized = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         if gate is not None:
