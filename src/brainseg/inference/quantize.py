@@ -87,7 +87,8 @@ def quantize_onnx(
     with tempfile.TemporaryDirectory() as tmp:
         prepared, quantized = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         if gate is not None:
-            ungated = onnx.load(str(fp32_onnx))
+            ungated = onnx.ModelProto()
+            ungated.CopyFrom(source)  # the loaded graph, not a second read of the file
             set_member_gate(ungated, gate, -1.0)
             fp32_onnx = Path(tmp) / "ungated.onnx"
             onnx.save(ungated, str(fp32_onnx))

@@ -11,7 +11,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from brainseg.cores import available_cores, pinned
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes
 from brainseg.models.files import SHIPPED_INT8, SHIPPED_MODEL, file_digest, load_network
+
+if TYPE_CHECKING:  # onnx itself is imported where a model is built or edited
+    import onnx
 
 
 def export_onnx(model: str | Path | None, out: str | Path, opset: int = 17) -> Path:
@@ -124,7 +127,7 @@ def cached_onnx(model: Path | None) -> Path:
     return target
 
 
-def set_member_gate(model, gate: float, new: float) -> None:
+def set_member_gate(model: onnx.ModelProto, gate: float, new: float) -> None:
     """Change, in a loaded gated ensemble (an ``onnx.ModelProto``, fp32 or INT8), the gate
     constant ``gate`` to ``new``: the one comparison of the first member's per-slice maximum
     probability with it. ``new`` -1 passes every slice; the config in the metadata follows
