@@ -1,6 +1,7 @@
 """Build real DICOM MR series with pydicom for the tests: uint16 pixels with scanner-like
 rescaling, geometry from a NIfTI-style RAS affine, shuffled file names without suffix and
-shuffled InstanceNumbers (so that only the positions can order the slices)."""
+shuffled InstanceNumbers (so that only the positions can order the slices), and the timing
+of real sequences (``FLAIR``, ``MPRAGE``, ``T2_FSE``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,31 @@ from pathlib import Path
 import numpy as np
 
 MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+
+# Acquisition headers as scanners write them (times in ms)
+FLAIR = {
+    "ScanningSequence": ["SE", "IR"],
+    "SequenceVariant": ["SK", "SP", "MP"],
+    "MRAcquisitionType": "2D",
+    "RepetitionTime": 11000.0,
+    "EchoTime": 140.0,
+    "InversionTime": 2800.0,
+}
+MPRAGE = {
+    "ScanningSequence": ["GR", "IR"],
+    "SequenceVariant": ["SK", "SP", "MP"],
+    "MRAcquisitionType": "3D",
+    "RepetitionTime": 2530.0,
+    "EchoTime": 1.64,
+    "InversionTime": 1200.0,
+}
+T2_FSE = {
+    "ScanningSequence": "SE",
+    "SequenceVariant": ["SK", "SS"],
+    "MRAcquisitionType": "2D",
+    "RepetitionTime": 4000.0,
+    "EchoTime": 102.0,
+}
 
 
 def uid(*parts: int) -> str:
@@ -25,9 +51,11 @@ def write_series(
     seed: int = 0,
     slope: float = 0.25,
     intercept: float = -100.0,
+    header: dict | None = None,
 ) -> list[str]:
     """``slices`` (S, H, W) float on the grid of the RAS ``affine`` (column, row, slice);
-    returns the SOPInstanceUIDs in slice order."""
+    returns the SOPInstanceUIDs in slice order. ``header`` sets attributes as a scanner or an
+    anonymiser would (timing, anonymised values); a value of None removes the attribute."""
     import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian
@@ -66,6 +94,11 @@ def write_series(
         ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
         stored = np.clip(np.round((image - intercept) / slope), 0, 65535).astype(np.uint16)
         ds.PixelData = stored.tobytes()
+        for key, value in (header or {}).items():
+            if value is None:
+                delattr(ds, key)
+            else:
+                setattr(ds, key, value)
         pydicom.dcmwrite(name, ds, enforce_file_format=True)
         uids.append(ds.SOPInstanceUID)
     return uids

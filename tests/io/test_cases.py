@@ -30,7 +30,8 @@ AFFINE = np.diag([-1.0, -1.0, 2.0, 1.0])
         ("case_t1post.nii.gz", "t1c"),
         ("case_seg.nii.gz", "label"),
         ("case_mask.nii.gz", "label"),
-        ("case_t2.nii.gz", "ignored"),
+        ("case_t2.nii.gz", "t2"),
+        ("case_dwi.nii.gz", "ignored"),
         ("scan.nii.gz", None),
         ("t1_study_flair.nii.gz", "flair"),  # the last token wins
     ],

@@ -87,7 +87,8 @@ def test_each_bad_series_is_one_line_and_the_good_study_goes_on(tmp_path, tiny_b
         "mixed": "mixed slice orientations",
         "cut": "truncated file?",
         "jp2": "needs a decoder: pip install pylibjpeg pylibjpeg-openjpeg",
-        "noflair": "no FLAIR series among 2 ('T1 SE'; 'DWI b1000'); choose one with --flair-series",
+        "noflair": "no FLAIR series among 2 ('T1 SE': a T1 (by its description); 'DWI b1000': "
+        "not a FLAIR, T1 or T2 (by its description)); choose one with --flair-series",
     }
     for folder, text in expect.items():
         hits = [line for line in lines if f"/{folder}" in line and text in line]

@@ -119,10 +119,13 @@ class Runner:
             if result.qc["warnings"]:
                 print(f"{volume.source}: warning: {result.qc['warnings']}", file=sys.stderr)
             if volume.geometry:
-                rows.append(self._write_volume(item, volume, result) | result.qc)
+                row = self._write_volume(item, volume, result)
+                if row.get("error"):  # one output failed; the others are written
+                    print(f"{item.source}: {row['error']}", file=sys.stderr)
+                rows.append(row)
             else:
                 rows += [r | result.qc for r in self._write_slices(item, volume, result.masks)]
-        done = [r for r in rows if "error" not in r]
+        done = [r for r in rows if r.get("output")]
         slices = sum(r["slices"] for r in done)
         for r in done:
             r["seconds"] = round((time.perf_counter() - start) * r["slices"] / max(slices, 1), 4)
@@ -156,20 +159,17 @@ class Runner:
         return rows
 
     def _write_volume(self, item: InputItem, volume: Volume, result: Segmentation) -> dict:
+        """The case's files, and its row (QC included). A DICOM-SEG that cannot be written
+        is the row's error; the NIfTI mask is still written and reported."""
         masks = result.masks
         target, *others = self.outputs(item)
         write_nifti_mask(masks, volume, self._target(target))
-        if item.kind == "dicom":
-            from brainseg.io.dicom_seg import write_dicom_seg
-
-            seg = self._target(self.out / item.rel / f"{item.name}_seg.dcm")
-            write_dicom_seg(masks, volume.slice_files, self.predictor.describe(), seg)
         if result.probabilities is not None:
             prob = self._target(self.out / item.rel / f"{item.name}_prob.nii.gz")
             write_nifti_probabilities(result.probabilities, volume, prob)
         voxels = int(masks.sum())
         mm3 = volume.voxel_mm3
-        return {
+        row = result.qc | {
             "input": volume.source,
             "output": str(target),
             "kind": item.kind,
@@ -179,6 +179,22 @@ class Runner:
             "lesion_mm3": round(voxels * mm3, 3) if mm3 else "",
             "lesion_ml": round(voxels * mm3 / 1000, 4) if mm3 else "",
         }
+        if item.kind == "dicom":
+            row |= self._write_seg(item, volume, masks, row["notes"])
+        return row
+
+    def _write_seg(self, item: InputItem, volume: Volume, masks: np.ndarray, notes: str) -> dict:
+        """The DICOM-SEG: the row's notes with what its header needed, or the row's error."""
+        from brainseg.io.dicom_seg import write_dicom_seg
+
+        seg = self._target(self.out / item.rel / f"{item.name}_seg.dcm")
+        try:
+            added = write_dicom_seg(masks, volume.slice_files, self.predictor.describe(), seg)
+        except Exception as exc:  # the mask stands; say why its SEG does not
+            log.exception("DICOM-SEG of %s failed", item.source)
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return {"error": f"DICOM-SEG not written: {reason}"}
+        return {"notes": "; ".join(n for n in [notes, *added] if n)}
 
 
 def _import_in_background(module: str) -> None:
@@ -286,13 +302,15 @@ def predict(
             print(f"{item.source}: {INTERNAL_ERROR}", file=sys.stderr)
             rows.append({"input": str(item.source), "error": INTERNAL_ERROR})
         _append(summary, rows[before:])
-    good = [r for r in rows if not r.get("error")]
+    written = [r for r in rows if r.get("output")]
     write_text(summary, _rows_csv(rows))  # the whole summary, rewritten atomically
-    failed = len(rows) - len(good) + len(problems)
+    failed = len([r for r in rows if not r.get("output")]) + len(problems)
+    outputs_failed = len([r for r in written if r.get("error")])
     skipped = len(items) - len(todo)
     print(
-        f"{out}: {len(good)} prediction(s) written"
+        f"{out}: {len(written)} prediction(s) written"
         + (f" ({skipped} case(s) already done, skipped)" if skipped else "")
+        + (f", {outputs_failed} with an output not written" if outputs_failed else "")
         + f", {failed} input(s) failed; summary in {summary}"
     )
-    return 2 if failed else 0
+    return 2 if failed or outputs_failed else 0

@@ -79,6 +79,7 @@ def on_flair_grid(flair: Volume, others: dict[str, tuple[Volume, Path]], source:
         np.stack(arrays, axis=-1), flair.affine, tuple(channels), source, header=flair.header
     )
     volume.notes, volume.slice_files = notes, list(flair.slice_files)
+    volume.warnings = list(flair.warnings)
     return volume
 
 

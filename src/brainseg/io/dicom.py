@@ -6,21 +6,25 @@ projected on the cross product of ImageOrientationPatient's two directions), nev
 file name or InstanceNumber; the affine comes from those tags and PixelSpacing, turned from
 DICOM's LPS into NIfTI's RAS. RescaleSlope and RescaleIntercept are applied.
 
-Sequences are recognised from SeriesDescription, ProtocolName and SequenceName
-(``sequence_of_series``); ``--flair-series UID`` overrides the choice. Problems are one line
+Sequences are recognised from the acquisition header (inversion, TI, TE, TR) and then from
+SeriesDescription, ProtocolName and SequenceName (``brainseg.io.dicom_sequence``). A series
+that is positively not a FLAIR (a T1 MPRAGE, a T2) is never taken as the FLAIR, and one
+series never stands for two sequences; ``--flair-series UID`` overrides the choice, with a
+QC warning where it names a series that is not a FLAIR. Problems are one line
 naming the series or file: missing or duplicate positions, uneven spacing (warned, or
 refused beyond 50%), mixed orientations, truncated files, transfer syntaxes without a
-decoder (naming the package to install), a study with no FLAIR.
+decoder (naming the package to install), a study with no FLAIR (saying what its series
+are).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from brainseg.io.dicom_sequence import SeriesKind, classify_series
 from brainseg.io.readers import InputError, InputItem, Problem, Reader
 from brainseg.io.sequences import FLAIR, T1, T1C
 from brainseg.io.volume import Volume
@@ -56,6 +60,12 @@ class Series:
     description: str
     files: list[Path] = field(default_factory=list)
     number: str = ""
+    kind: SeriesKind = SeriesKind(None)
+
+    @property
+    def label(self) -> str:
+        """How messages name the series: its number and description."""
+        return f"series {self.number or '?'} '{self.description or '?'}'"
 
 
 def _text(header, *keys: str) -> str:
@@ -81,30 +91,17 @@ def scan_series(files: list[Path]) -> tuple[dict[str, Series], list[Problem], li
             notices.append((str(file), f"skipped: not an image ({modality or 'no pixels'})"))
             continue
         uid = str(getattr(header, "SeriesInstanceUID", "") or f"no-uid:{file.parent}")
-        entry = series.setdefault(
-            uid,
-            Series(
+        if uid not in series:
+            description = _text(header, "SeriesDescription", "ProtocolName", "SequenceName")
+            series[uid] = Series(
                 uid,
                 str(getattr(header, "StudyInstanceUID", "") or "no-study"),
-                _text(header, "SeriesDescription", "ProtocolName", "SequenceName"),
+                description,
                 number=str(getattr(header, "SeriesNumber", "") or ""),
-            ),
-        )
-        entry.files.append(file)
+                kind=classify_series(header, description),
+            )
+        series[uid].files.append(file)
     return series, problems, notices
-
-
-_POST = re.compile(r"(post|\+c\b|gad|\bgd\b|contrast|\bce\b|t1c|t1ce|t1gd)", re.I)
-
-
-def sequence_of_series(description: str) -> str | None:
-    """FLAIR, pre- or post-contrast T1 from a series' description text, or None."""
-    text = description.lower()
-    if "flair" in text or re.search(r"\bdark[ _-]?fluid\b", text):
-        return FLAIR
-    if re.search(r"t1|mprage|spgr|tfl|bravo", text):
-        return T1C if _POST.search(text) else T1
-    return None
 
 
 @dataclass
@@ -243,7 +240,7 @@ def dicom_studies(
     items: list[InputItem] = []
     names: set[tuple[Path, str]] = set()
     for study, members in sorted(studies.items()):
-        chosen, problem = _choose(members, flair_series)
+        chosen, warnings, problem = _choose(members, flair_series)
         all_files = [f for m in members for f in m.files]
         common = Path(os.path.commonpath([str(f.parent) for f in all_files]))
         label = f"{common} (study {study})"
@@ -263,32 +260,54 @@ def dicom_studies(
             for seq, s in chosen.items()
         }
         item.case_name = name
+        item.warnings = warnings
         items.append(item)
     return items, problems
 
 
 def _choose(members: list[Series], flair_series: str | None):
-    """The study's series per sequence, or a reason why it has no usable FLAIR."""
+    """The study's series per sequence, QC warnings about the choice, and a reason why the
+    study has no usable FLAIR ("" when it has one)."""
+    warnings: list[str] = []
     if flair_series:
         match = [m for m in members if m.uid == flair_series]
         if not match:
-            return {}, f"no series {flair_series} in this study (--flair-series)"
-        chosen = {FLAIR: match[0]}
-    else:
-        flairs = [m for m in members if sequence_of_series(m.description) == FLAIR]
-        if len(members) == 1 and not flairs:
-            flairs = members  # a lone series is taken as the FLAIR (QC says so)
-        if not flairs:
-            descriptions = "; ".join(f"'{m.description or '?'}'" for m in members)
-            return {}, (
-                f"no FLAIR series among {len(members)} ({descriptions}); "
-                "choose one with --flair-series UID"
+            return {}, [], f"no series {flair_series} in this study (--flair-series)"
+        flair = match[0]
+        if flair.kind.sequence not in (FLAIR, None):
+            warnings.append(
+                f"--flair-series names {flair.label}, {flair.kind.what}, as the FLAIR: "
+                "the model expects a FLAIR, so the mask is likely wrong"
             )
-        if len(flairs) > 1:
-            flairs.sort(key=lambda m: -len(m.files))  # the longest: usually the volume
-        chosen = {FLAIR: flairs[0]}
+    else:
+        flairs = [m for m in members if m.kind.sequence == FLAIR]
+        if not flairs and len(members) == 1 and members[0].kind.sequence is None:
+            flairs = members
+            warnings.append(
+                f"{members[0].label} is not recognised as a FLAIR by its header or "
+                "description: segmented as one"
+            )
+        if not flairs:
+            return {}, [], _no_flair(members)
+        flairs.sort(key=lambda m: -len(m.files))  # the longest: usually the volume
+        flair = flairs[0]
+    if flair.kind.warning:
+        warnings.append(flair.kind.warning)
+    chosen = {FLAIR: flair}
     for sequence in (T1, T1C):
-        found = [m for m in members if sequence_of_series(m.description) == sequence]
+        found = [m for m in members if m.kind.sequence == sequence and m is not flair]
         if found:
             chosen[sequence] = max(found, key=lambda m: len(m.files))
-    return chosen, ""
+    return chosen, warnings, ""
+
+
+def _no_flair(members: list[Series]) -> str:
+    """The one line for a study without a FLAIR: what each series is, and the way out."""
+    if len(members) == 1:
+        (only,) = members
+        return (
+            f"no FLAIR: the only series, '{only.description or '?'}', is {only.kind.what}; "
+            f"to segment it anyway, name it with --flair-series {only.uid}"
+        )
+    found = "; ".join(f"'{m.description or '?'}': {m.kind.what}" for m in members)
+    return f"no FLAIR series among {len(members)} ({found}); choose one with --flair-series UID"

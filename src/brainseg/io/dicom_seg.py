@@ -1,6 +1,11 @@
 """DICOM-SEG output with highdicom: one binary segment, "FLAIR abnormality", whose frames
 reference the source FLAIR series' instances, with the algorithm's identification (brainseg
-version, model name and version), so that a viewer or PACS shows it on the right slices."""
+version, model name and version), so that a viewer or PACS shows it on the right slices.
+
+The patient and study attributes come from the source where they are valid and are made
+valid where not (``brainseg.io.dicom_clean``: anonymised values, missing type-2 attributes,
+odd character sets); each change, and anything the libraries warn of, is a note for the
+QC record, never a crash."""
 
 from __future__ import annotations
 
@@ -11,23 +16,45 @@ import numpy as np
 
 from brainseg import __version__
 from brainseg.fileio import write_bytes
+from brainseg.io.dicom_clean import clean_copied, clean_headers
+from brainseg.logs import library_warnings
 
 SEGMENT_LABEL = "FLAIR abnormality"
 
 
-def dicom_seg_bytes(masks: np.ndarray, slice_files: list, model: dict[str, Any]) -> bytes:
+def dicom_seg_bytes(
+    masks: np.ndarray, slice_files: list, model: dict[str, Any]
+) -> tuple[bytes, list[str]]:
     """(S, H, W) binary masks, slice k on ``slice_files[k]`` (a path, or its header already
-    read), as DICOM-SEG bytes."""
+    read), as DICOM-SEG bytes; and the notes on what the source's header needed."""
+    import pydicom
+
+    with library_warnings() as warned:
+        sources = [
+            f if isinstance(f, pydicom.Dataset) else pydicom.dcmread(f, stop_before_pixels=True)
+            for f in slice_files
+        ]
+        sources, notes = clean_headers(sources)
+        data, copied = _segmentation(masks, sources, model)
+    notes += copied
+    if warned:
+        notes.append(f"{len(warned)} DICOM library warning(s) about the header (--verbose)")
+    return data, notes
+
+
+def _series_number(source) -> int:
+    try:
+        return int(str(source.get("SeriesNumber") or 0)) % 10000 + 1000
+    except ValueError:
+        return 1000
+
+
+def _segmentation(masks: np.ndarray, sources: list, model: dict[str, Any]):
     import io
 
     import highdicom as hd
-    import pydicom
     from pydicom.sr.codedict import codes
 
-    sources = [
-        f if isinstance(f, pydicom.Dataset) else pydicom.dcmread(f, stop_before_pixels=True)
-        for f in slice_files
-    ]
     algorithm = hd.AlgorithmIdentificationSequence(
         name=f"brainseg {model.get('name', 'model')}",
         family=codes.DCM.ArtificialIntelligence,
@@ -49,7 +76,7 @@ def dicom_seg_bytes(masks: np.ndarray, slice_files: list, model: dict[str, Any])
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=[segment],
         series_instance_uid=hd.UID(),
-        series_number=int(getattr(sources[0], "SeriesNumber", 0) or 0) + 1000,
+        series_number=_series_number(sources[0]),
         sop_instance_uid=hd.UID(),
         instance_number=1,
         manufacturer="brainseg",
@@ -59,10 +86,16 @@ def dicom_seg_bytes(masks: np.ndarray, slice_files: list, model: dict[str, Any])
         series_description=f"brainseg {SEGMENT_LABEL}",
         omit_empty_frames=False,
     )
+    notes = clean_copied(seg)
     buffer = io.BytesIO()
     seg.save_as(buffer)
-    return buffer.getvalue()
+    return buffer.getvalue(), notes
 
 
-def write_dicom_seg(masks: np.ndarray, slice_files: list[str], model: dict, out: str | Path):
-    write_bytes(out, dicom_seg_bytes(masks, slice_files, model))
+def write_dicom_seg(
+    masks: np.ndarray, slice_files: list[str], model: dict, out: str | Path
+) -> list[str]:
+    """Write the DICOM-SEG atomically; return the notes on the source's header."""
+    data, notes = dicom_seg_bytes(masks, slice_files, model)
+    write_bytes(out, data)
+    return notes

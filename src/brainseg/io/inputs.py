@@ -6,7 +6,9 @@ The rules, in order (docs/own-scans.md):
   ``*_t1ce``...) is **one case**; its label files (``*_seg``, ``*_mask``, ``*_label``) and
   unused sequences (``*_t2``...) are skipped, and it must hold exactly one FLAIR;
 - in any other folder, each NIfTI file is a FLAIR-only volume of its own (label files
-  skipped);
+  skipped); a folder, or a file given on its own, whose only volumes are named for another
+  sequence (``*_t2``, ``*_T1w``) is refused: no FLAIR (``--flair FILE`` segments one anyway,
+  with a QC warning);
 - image slices are grouped by folder: one patient's slices form one volume, so that 3D
   post-processing sees the whole patient; a lone image file is an item of its own;
 - DICOM files (with or without a ``.dcm`` suffix) are grouped into series and studies: one
@@ -26,7 +28,7 @@ from brainseg.io.cases import CaseReader, case_sequences
 from brainseg.io.dicom import dicom_studies, is_dicom_file
 from brainseg.io.naming import OUTPUT_SUFFIXES, is_nifti, nifti_stem, slice_order_key
 from brainseg.io.readers import InputItem, NiftiReader, Problem, reader_for
-from brainseg.io.sequences import FLAIR, T1, T1C, sequence_of
+from brainseg.io.sequences import FLAIR, IGNORED, LABEL, T1, T1C, T2, sequence_of
 from brainseg.io.volume import Volume
 
 CASE_READER = CaseReader()
@@ -50,7 +52,10 @@ def find_inputs(
             items += found
             problems += bad
         elif (reader := reader_for(path)) is not None:
-            items.append(InputItem(reader, path, Path(), [path]))
+            if isinstance(reader, NiftiReader) and (named := _named_not_flair(path)):
+                problems.append((str(path), f"no FLAIR: {named}; {ANYWAY} --flair {path}"))
+            else:
+                items.append(InputItem(reader, path, Path(), [path]))
         else:
             problems.append((str(path), f"unsupported file type '{path.suffix or path.name}'"))
     return items, problems
@@ -65,7 +70,25 @@ def case_item(flair: str | Path, t1: str | Path | None = None, t1c: str | Path |
         return None, [(m, "no such file") for m in missing]
     source = Path(nifti_stem(sequences[FLAIR]))
     item = InputItem(CASE_READER, source, Path(), list(sequences.values()), sequences)
+    if named := _named_not_flair(sequences[FLAIR]):
+        item.warnings.append(
+            f"the FLAIR given with --flair, {named}: "
+            "the model expects a FLAIR, so the mask is likely wrong"
+        )
     return item, []
+
+
+NOT_FLAIR_NAMES = {T1: "a T1", T1C: "a post-contrast T1", T2: "a T2", IGNORED: "not a FLAIR"}
+NOT_FLAIR_NAMES[LABEL] = "a label file, not an image"
+ANYWAY = "to segment it as a FLAIR anyway, give it as"
+
+
+def _named_not_flair(path: Path) -> str:
+    """ "is named as a T1" where the file's name says it is not a FLAIR, else ""."""
+    sequence = sequence_of(path)
+    if sequence not in NOT_FLAIR_NAMES:
+        return ""
+    return f"{path.name} is named as {NOT_FLAIR_NAMES[sequence]}"
 
 
 def _is_own_output(path: Path) -> bool:
@@ -121,9 +144,18 @@ def _folder_volumes(root: Path, folder: Path, files: list[Path]):
         return [InputItem(CASE_READER, folder, rel, list(sequences.values()), sequences)], []
     reader = reader_for(files[0])
     rel = folder.relative_to(root)  # labels and unused sequences have a name: skipped
-    return [InputItem(reader, f, rel, [f]) for f in files if sequence_of(f) is None], []
+    unnamed = [InputItem(reader, f, rel, [f]) for f in files if sequence_of(f) is None]
+    images = [f for f in files if sequence_of(f) != LABEL]
+    if unnamed or not images:
+        return unnamed, []
+    named = "; ".join(_named_not_flair(f) for f in images)
+    return [], [(str(folder), f"no FLAIR: {named}; {ANYWAY} --flair FILE")]
 
 
 def read_item(item: InputItem) -> tuple[list[Volume], list[Problem]]:
-    """Decode one work item; a problem with the whole item raises ``InputError``."""
-    return item.reader.read(item)
+    """Decode one work item; a problem with the whole item raises ``InputError``. The item's
+    warnings (a FLAIR the user named that is not one) go with each of its volumes."""
+    volumes, problems = item.reader.read(item)
+    for volume in volumes:
+        volume.warnings = item.warnings + volume.warnings
+    return volumes, problems

@@ -40,6 +40,7 @@ class InputItem:
     rel: Path
     files: list[Path] = field(default_factory=list)
     sequences: dict[str, Path] = field(default_factory=dict)  # a case: file per sequence
+    warnings: list[str] = field(default_factory=list)  # for QC: how the input was chosen
 
     @property
     def kind(self) -> str:

@@ -8,7 +8,8 @@ matched case-insensitively, last token first, so a case ID never wins over the s
 - ``t1``, ``t1n``, ``t1w`` -> pre-contrast T1;
 - ``t1ce``, ``t1c``, ``t1gd``, ``t1post`` -> post-contrast T1;
 - ``seg``, ``mask``, ``label``, ``labels`` -> a label file (never an input);
-- ``t2``, ``t2w``, ``dwi``... -> a known sequence the model does not use (ignored).
+- ``t2``, ``t2w`` -> T2, and ``dwi``, ``adc``... -> known sequences the model does not
+  use (skipped in a case folder, refused as the FLAIR).
 
 A name with none of these tokens is ``None``: an unnamed volume, segmented as a FLAIR on
 its own.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from brainseg.io.naming import nifti_stem
 
-FLAIR, T1, T1C = "flair", "t1", "t1c"
+FLAIR, T1, T1C, T2 = "flair", "t1", "t1c", "t2"
 LABEL, IGNORED = "label", "ignored"
 
 _TOKENS = {
@@ -37,8 +38,8 @@ _TOKENS = {
     "mask": LABEL,
     "label": LABEL,
     "labels": LABEL,
-    "t2": IGNORED,
-    "t2w": IGNORED,
+    "t2": T2,
+    "t2w": T2,
     "t2f": FLAIR,  # BraTS 2023: T2-FLAIR
     "t2flair": FLAIR,
     "t2star": IGNORED,
@@ -50,7 +51,7 @@ _SPLIT = re.compile(r"[^a-z0-9]+")
 
 
 def sequence_of(path: str | Path) -> str | None:
-    """``flair``, ``t1``, ``t1c``, ``label``, ``ignored`` or None (no sequence token)."""
+    """``flair``, ``t1``, ``t1c``, ``t2``, ``label``, ``ignored`` or None (no sequence token)."""
     stem = nifti_stem(path).lower()
     for token in reversed([t for t in _SPLIT.split(stem) if t]):
         if token in _TOKENS:

@@ -42,6 +42,7 @@ class Volume:
     geometry: bool = True
     header: Any = None
     notes: list[str] = field(default_factory=list)  # what a reader did that QC should report
+    warnings: list[str] = field(default_factory=list)  # what QC must warn of (a doubtful FLAIR)
     # DICOM: the file behind each slice (or its header, read into memory)
     slice_files: list[Any] = field(default_factory=list)
 

@@ -8,7 +8,8 @@ one line on stderr. Fields (docs/own-scans.md):
   the plane of its stored slices, ``resliced``, ``resampled``, ``spacing_mm`` and
   ``frame_mm`` (the pixel size it was put on: 0.9 for a whole head);
 - ``intensity``: the FLAIR's type and range, and its constant background if it has one;
-- ``warnings``: "FLAIR only: expect lower Dice (see the model card)", "non-axial
+- ``warnings``: what the reader doubted (a FLAIR the user named that is a T1 or T2 by its
+  header or name), "FLAIR only: expect lower Dice (see the model card)", "non-axial
   acquisition resliced to axial", "oblique acquisition", "field of view unlike the training
   data", "no brain-like signal found", and an empty mask on a volume with brain signal;
 - ``notes``: what the reader did (a sequence resampled onto the FLAIR grid).
@@ -62,7 +63,7 @@ def _has_signal(prepared: Prepared) -> bool:
 def quality_record(volume: Volume, prepared: Prepared, masks: np.ndarray) -> dict[str, Any]:
     """The QC fields of one segmented volume (``masks`` on its own grid)."""
     used = [s for s in ("flair", "t1", "t1c") if s in volume.channels]
-    warnings: list[str] = []
+    warnings: list[str] = list(volume.warnings)
     if used == ["flair"]:
         warnings.append(FLAIR_ONLY)
     record: dict[str, Any] = {"sequences": "+".join(used), "intensity": _intensity(volume)}

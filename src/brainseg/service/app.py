@@ -47,6 +47,11 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def _joined(*notes: str) -> str:
+    """QC notes as one field, as ``predictions.csv`` writes them."""
+    return "; ".join(n for n in notes if n)
+
+
 def _example_slice(index: int) -> np.ndarray:
     """A deterministic synthetic slice with a lesion (the viewer's bundled examples)."""
     from brainseg.data.synthetic import synth_patient
@@ -201,7 +206,10 @@ def create_app(
         if answer == "dicom-seg":
             from brainseg.io.dicom_seg import dicom_seg_bytes
 
-            seg = dicom_seg_bytes(masks[0], volumes[0].slice_files, state["predictor"].describe())
+            seg, notes = dicom_seg_bytes(
+                masks[0], volumes[0].slice_files, state["predictor"].describe()
+            )
+            summary["qc"] = summary["qc"] | {"notes": _joined(summary["qc"]["notes"], *notes)}
             return summary, seg, "application/dicom"
         if answer == "json":
             summary["images_png"] = [

@@ -129,6 +129,7 @@ def _read_dicom_zip(data: bytes, folder: Path) -> list[Volume]:
     import pydicom
 
     from brainseg.io.dicom import dicom_studies
+    from brainseg.io.inputs import read_item
 
     archive, entries = _entries(data)
     files = []
@@ -146,7 +147,7 @@ def _read_dicom_zip(data: bytes, folder: Path) -> list[Volume]:
             reasons = f"the zip holds {len(items)} studies; upload one"
         raise UploadError(f"DICOM zip unusable: {reasons}")
     try:
-        (volume,), _ = items[0].reader.read(items[0])
+        (volume,), _ = read_item(items[0])
     except BrainsegError as exc:
         raise UploadError(str(exc).replace(str(folder) + "/", "")) from None
     volume.slice_files = [pydicom.dcmread(f, stop_before_pixels=True) for f in volume.slice_files]
@@ -192,7 +193,7 @@ def decode_case(uploads: list[tuple[str, bytes]]) -> Volume:
     ``*_t1ce``...: the rules of ``brainseg predict``; a lone unnamed file is the FLAIR).
     The upload names only choose the sequence; they are never used as paths."""
     from brainseg.io.cases import case_sequences, read_case
-    from brainseg.io.sequences import FLAIR, LABEL, sequence_of
+    from brainseg.io.sequences import FLAIR, IGNORED, LABEL, T2, sequence_of
 
     if not uploads:
         raise UploadError("no files: upload the FLAIR, and optionally T1 and T1c")
@@ -206,7 +207,7 @@ def decode_case(uploads: list[tuple[str, bytes]]) -> Volume:
             sequence = sequence_of(base)
             if sequence is None and len(uploads) == 1:
                 sequence = FLAIR
-            if sequence in (None, LABEL) or sequence == "ignored":
+            if sequence in (None, LABEL, T2, IGNORED):
                 continue  # labels, unused sequences and unnamed extras are skipped
             path = Path(folder) / f"upload{index}_{sequence}.{kind}"
             path.write_bytes(data)
