@@ -77,6 +77,7 @@ class OnnxRunner:
         if not path.exists():
             raise BrainsegError(f"{path}: ONNX model not found")
         self.path = path
+        ort.set_default_logger_severity(3)  # errors only: its warnings are no user's business
         options = ort.SessionOptions()
         options.log_severity_level = 3
         # Idle pool threads would spin between runs and slow the numpy work in between.
