@@ -19,9 +19,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/brainseg demo --out demo_out
 
+# The code's shape: style, the layers of docs/architecture.md (import-linter contracts in
+# pyproject.toml), no function of cyclomatic complexity above 20 (radon rank D or worse) and
+# no dead code (vulture at 80% confidence).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
+	@complex="$$($(BIN)/radon cc --min D --show-complexity src)"; \
+	  if [ -n "$$complex" ]; then echo "radon: functions of rank D or worse:"; \
+	  echo "$$complex"; exit 1; fi
+	$(BIN)/vulture src --min-confidence 80
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks

@@ -40,7 +40,7 @@ def _rss_mib(pid: int, field: str = "VmRSS") -> float:
 
 
 def _payloads(seed: int = 0) -> tuple[list[bytes], list[bytes]]:
-    from brainseg.data.synthetic import synth_patient
+    from brainseg.phantom import synth_patient
 
     rng = np.random.default_rng(seed)
     images, _ = synth_patient(rng, 12, 256)

@@ -188,6 +188,23 @@ def cmd_cv_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def inference_options(args: argparse.Namespace):
+    """The ``InferenceOptions`` of predict, evaluate and serve, from their shared flags."""
+    from brainseg.inference.predictor import InferenceOptions
+
+    extra = _given(
+        batch_size=getattr(args, "batch_size", None), device=getattr(args, "device", None)
+    )
+    return InferenceOptions(
+        engine=args.engine,
+        tta=args.tta,
+        threshold=args.threshold,
+        postprocess=args.postprocess,
+        all_members=args.all_members,
+        **extra,
+    )
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from brainseg.evaluation.evaluate import evaluate
 
@@ -198,13 +215,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.predictions,
         args.split,
         args.subset,
-        args.postprocess,
-        args.tta,
+        inference_options(args),
         not args.no_ablation,
         seed=args.seed,
-        threshold=args.threshold,
-        engine=args.engine,
-        all_members=args.all_members,
     )
     print(
         f"{args.out}: {metrics['patients']} patients, Dice per patient mean "
@@ -228,18 +241,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         args.inputs,
         args.out,
         args.model,
-        args.engine,
-        args.tta,
-        args.postprocess,
-        args.threshold,
-        args.batch_size,
-        args.device,
+        inference_options(args),
         args.overlay,
         case={"flair": args.flair, "t1": args.t1, "t1c": args.t1c},
         batch=Batch(args.num_parts, args.part_id, args.skip_existing),
         save_probabilities=args.save_probabilities,
         flair_series=args.flair_series,
-        all_members=args.all_members,
     )
 
 
@@ -250,11 +257,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         path = export_onnx(args.model, args.onnx)
         print(f"{path}: ONNX model written (input 'image' N x 3 x R x R, output 'logits')")
         return 0
+    from brainseg.data.splits import load_split
+    from brainseg.data.volumes import calibration_volumes
     from brainseg.inference.quantize import export_int8
 
     if not args.calibration:
         raise BrainsegError("--int8 needs --calibration DATA_DIR (slices to calibrate on)")
-    path, patients = export_int8(args.model, args.onnx, args.calibration, args.split)
+    train = load_split(args.split)["train"] if args.split else None
+    volumes = calibration_volumes(args.calibration, train)
+    path, patients = export_int8(args.model, args.onnx, volumes)
     print(f"{path}: INT8 ONNX model written, calibrated on slices of {patients} patients")
     return 0
 
@@ -294,15 +305,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from brainseg.service.server import serve
 
     serve(
-        args.host,
-        args.port,
-        args.model,
-        args.workers,
-        args.max_upload_mb,
-        engine=args.engine,
-        threshold=args.threshold,
-        postprocess=args.postprocess,
-        tta=args.tta,
-        all_members=args.all_members,
+        args.host, args.port, args.model, args.workers, args.max_upload_mb, inference_options(args)
     )
     return 0

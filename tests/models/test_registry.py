@@ -107,7 +107,7 @@ def test_member_gate_needs_an_ensemble():
 def test_unknown_architecture_is_one_clear_error():
     with pytest.raises(BrainsegError, match="model.arch"):
         create_model({"arch": "transformer9000", "features": 4, "depth": 2})
-    with pytest.raises(BrainsegError, match="model.arch: must be one of"):
+    with pytest.raises(BrainsegError, match="model.arch: Input should be .unet., .basicunet."):
         load_config(None, {"model": {"arch": "transformer9000"}})
 
 
@@ -115,3 +115,11 @@ def test_sha256_of_a_model_file(tmp_path):
     path = tmp_path / "w.pt"
     path.write_bytes(b"abc")
     assert file_sha256(path) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_the_config_names_every_registered_architecture():
+    from typing import get_args
+
+    from brainseg.config import ArchName
+
+    assert set(get_args(ArchName)) == set(ARCHITECTURES)

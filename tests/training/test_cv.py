@@ -94,8 +94,12 @@ def test_cv_refuses_a_different_setup_on_resume(synth_root, tmp_path, capsys):
     assert "2 out-of-fold patients" not in capsys.readouterr().out
     assert main(["cv", str(synth_root), "--out", str(out), "--resume", "--fold", "5"]) == 1
     assert "--fold 5 is not between 0 and 1" in capsys.readouterr().err
-    assert main(["cv", str(synth_root), "--out", str(tmp_path / "none"), "--resume"]) == 1
-    assert "no cross-validation to resume" in capsys.readouterr().err
+    # --resume with nothing to resume starts afresh (here refused at once for its --fold)
+    none = tmp_path / "none"
+    assert main(["cv", str(synth_root), "--out", str(none), "--resume", "--fold", "9"]) == 1
+    err = capsys.readouterr().err
+    assert "nothing to resume yet (no folds.json): starting from the beginning" in err
+    assert "--fold 9 is not between 0 and 4" in err and not none.exists()
 
 
 def test_cv_recipe_extended_by_a_stage_and_an_earlier_stage_scored(synth_root, tmp_path, capsys):

@@ -1,4 +1,6 @@
-"""Reliability: SIGKILL a training run five times at chosen points; every resume continues.
+"""Reliability: SIGKILL a training run five times at chosen points, the first before its
+first checkpoint, each time rerunning the same command with ``--resume``; every rerun
+continues (or, with nothing to resume yet, starts afresh).
 
 The kills come from inside the run (the test-only ``BRAINSEG_TEST_KILL_AT=EPOCH:BATCH``
 hook), so the test does not depend on how fast the machine is. At the end history.csv holds
@@ -49,11 +51,10 @@ def test_five_kills_then_identical_model(synth_root, tmp_path):
     )
 
     run = tmp_path / "killed"
-    for kill_epoch, kill_batch in KILLS:
-        resume = (run / "last.ckpt").exists()
+    for kill_epoch, kill_batch in KILLS:  # the same command every time, as a requeued job
         env = {**os.environ, "BRAINSEG_TEST_KILL_AT": f"{kill_epoch}:{kill_batch}"}
         result = subprocess.run(
-            _command(synth_root, run, config_path, resume),
+            _command(synth_root, run, config_path, resume=True),
             env=env,
             capture_output=True,
             timeout=600,

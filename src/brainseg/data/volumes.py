@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from brainseg.data.discovery import PatientFiles, SlicePair, discover
-from brainseg.errors import DataProblemsError
+from brainseg.errors import BrainsegError, DataProblemsError
 from brainseg.fileio import atomic_write
 from brainseg.io.images import ImageReadError, read_image
 from brainseg.io.volume import Volume
@@ -181,3 +181,18 @@ def load_clean_volumes(root: str | Path, cache_dir: str | Path | None = None, pa
     if problems:
         raise DataProblemsError(problems)
     return volumes
+
+
+def calibration_volumes(
+    data: str | Path, candidates: list[str] | None = None, patients: int = 8, seed: int = 0
+) -> list[Volume]:
+    """Up to ``patients`` patients of a labelled dataset, drawn with ``seed`` (from
+    ``candidates``, e.g. a split's training patients, or from all), as image volumes: what
+    the INT8 export is calibrated on."""
+    names = sorted(p.name for p in discover(data)[0])
+    if candidates is not None:
+        names = [n for n in names if n in set(candidates)]
+    if not names:
+        raise BrainsegError(f"{data}: no patients to calibrate on")
+    chosen = np.random.default_rng(seed).permutation(names)[:patients].tolist()
+    return [v.image_volume() for v in load_clean_volumes(data, patients=chosen)]

@@ -16,6 +16,7 @@ from brainseg.data.volumes import Patient, load_clean_volumes
 from brainseg.errors import BrainsegError, DataProblemsError
 from brainseg.evaluation.scoring import aggregate, score_patient
 from brainseg.fileio import write_json, write_text
+from brainseg.inference.predictor import InferenceOptions
 from brainseg.io.images import ImageReadError, read_image
 from brainseg.postprocess import ABLATION, apply_postprocess
 
@@ -135,16 +136,14 @@ def evaluate(
     predictions: str | None = None,
     split: str | None = None,
     subset: str = "test",
-    postprocess: str | None = None,
-    tta: bool | None = None,
+    options: InferenceOptions | None = None,
     ablation: bool = True,
     report: bool = True,
     seed: int = 0,
-    threshold: float | None = None,
-    engine: str | None = None,
-    all_members: bool = False,
 ) -> dict[str, Any]:
-    """Score predictions on the chosen patients; write metrics, CSVs and the report."""
+    """Score predictions on the chosen patients (the model's, run with ``options``, or
+    ``predictions`` read from files); write metrics, CSVs and the report."""
+    options = options or InferenceOptions()
     out = Path(out)
     patients = None
     if split is not None:
@@ -159,16 +158,14 @@ def evaluate(
         raise BrainsegError(f"{data}: no patients to evaluate")
     predictor = None
     if predictions is None:
-        from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor
+        from brainseg.inference.predictor import Predictor
 
-        predictor = Predictor(
-            model, engine or DEFAULT_ENGINE, tta=tta, threshold=threshold, all_members=all_members
-        )
-        chosen = postprocess or predictor.postprocess
+        predictor = Predictor(model, options)
+        chosen = predictor.postprocess
         raw = [predictor.predict(v.image_volume()) >= predictor.threshold for v in volumes]
         model_info = predictor.describe()
     else:
-        chosen = postprocess or "none"
+        chosen = options.postprocess or "none"
         raw = [read_predictions(Path(predictions), v) for v in volumes]
         model_info = {"name": f"predictions from {predictions}"}
 

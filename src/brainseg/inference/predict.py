@@ -25,7 +25,7 @@ import numpy as np
 from brainseg.errors import BrainsegError, NothingToDoError
 from brainseg.fileio import write_bytes, write_text
 from brainseg.inference.batch import Batch, kill_switch
-from brainseg.inference.predictor import DEFAULT_ENGINE, Predictor, Segmentation
+from brainseg.inference.predictor import InferenceOptions, Predictor, Segmentation
 from brainseg.io.inputs import case_item, find_inputs, read_item
 from brainseg.io.readers import InputItem
 from brainseg.io.volume import Volume
@@ -140,7 +140,7 @@ class Runner:
             target = self._target(folder / f"{name}_pred.png")
             write_png_mask(mask, target)
             if flair is not None:
-                from brainseg.report.figures import overlay
+                from brainseg.io.writers import overlay
 
                 over = overlay(flair[k], None, mask)
                 write_bytes(folder / f"{name}_overlay.png", png_bytes(over))
@@ -226,31 +226,9 @@ def _append(path: Path, rows: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
-def predict(
-    inputs: list[str],
-    out: str | Path,
-    model: str | None = None,
-    engine: str = DEFAULT_ENGINE,
-    tta: bool | None = None,
-    postprocess: str | None = None,
-    threshold: float | None = None,
-    batch_size: int = 32,
-    device: str = "cpu",
-    overlay: bool = False,
-    case: dict[str, str | None] | None = None,
-    batch: Batch | None = None,
-    save_probabilities: bool = False,
-    flair_series: str | None = None,
-    all_members: bool = False,
-) -> int:
-    """Run the whole command; return the exit code (2 if any input failed). ``case`` names
-    the files of one case explicitly (``flair``, ``t1``, ``t1c``); ``batch`` selects this
-    job's part of the cases and whether finished ones are skipped."""
-    if postprocess != "none":
-        _import_in_background("scipy.ndimage")
-    out = Path(out)
-    batch = batch or Batch()
-    _check_out(out, inputs)
+def _work_items(inputs: list[str], case: dict | None, flair_series: str | None):
+    """The work items of the command's inputs (and of a case named file by file); each
+    problem and notice is one line on stderr as it is found."""
     notices: list = []
     items, problems = find_inputs(inputs, flair_series, notices)
     if case and case.get("flair"):
@@ -261,33 +239,58 @@ def predict(
         print(f"{path}: {reason}", file=sys.stderr)
     for path, reason in notices:
         print(f"{path}: warning: {reason}", file=sys.stderr)
+    return items, problems
+
+
+def predict(
+    inputs: list[str],
+    out: str | Path,
+    model: str | None = None,
+    options: InferenceOptions | None = None,
+    overlay: bool = False,
+    case: dict[str, str | None] | None = None,
+    batch: Batch | None = None,
+    save_probabilities: bool = False,
+    flair_series: str | None = None,
+) -> int:
+    """Run the whole command; return the exit code (2 if any input or output failed).
+    ``options`` say how the model runs; ``case`` names the files of one case explicitly
+    (``flair``, ``t1``, ``t1c``); ``batch`` selects this job's part of the cases and whether
+    finished ones are skipped."""
+    options = options or InferenceOptions()
+    if options.postprocess != "none":
+        _import_in_background("scipy.ndimage")
+    out = Path(out)
+    batch = batch or Batch()
+    _check_out(out, inputs)
+    items, problems = _work_items(inputs, case, flair_series)
     items = batch.part(items)
     if not items and not problems:
         print(f"{out}: part {batch.part_id} of {batch.num_parts} holds no cases")
         return 0
     if not items:
         raise NothingToDoError("no usable inputs")
-    predictor = Predictor(
-        model,
-        engine=engine,
-        tta=tta,
-        batch_size=batch_size,
-        device=device,
-        threshold=threshold,
-        postprocess=postprocess,
-        all_members=all_members,
-    )
+    predictor = Predictor(model, options)
     identity = predictor.model_identity()
     input_files = {f.resolve() for item in items for f in item.files}
     runner = Runner(predictor, out, overlay, input_files, save_probabilities)
     summary = out / batch.csv_name
     rows, todo = batch.skip_finished(items, runner.outputs, summary)
+    write_text(summary, _rows_csv(rows))  # the header and the cases kept from before
+    rows += _run_all(runner, todo, identity, summary)
+    write_text(summary, _rows_csv(rows))  # the whole summary, rewritten atomically
+    return _final_line(out, summary, rows, len(problems), skipped=len(items) - len(todo))
+
+
+def _run_all(runner: Runner, todo: list[InputItem], identity: dict, summary: Path) -> list[dict]:
+    """Each case's rows, appended to the summary as it finishes. A bad input costs one
+    line and the others go on; so does a defect of ours, with its traceback in the log."""
+    rows: list[dict] = []
     iterator = todo
     if sys.stderr.isatty() and len(todo) > 1:
         from tqdm import tqdm
 
         iterator = tqdm(todo, desc="predict", unit="input")
-    write_text(summary, _rows_csv(rows))  # the header and the cases kept from before
     for done, item in enumerate(iterator):
         kill_switch(done)
         before = len(rows)
@@ -302,11 +305,14 @@ def predict(
             print(f"{item.source}: {INTERNAL_ERROR}", file=sys.stderr)
             rows.append({"input": str(item.source), "error": INTERNAL_ERROR})
         _append(summary, rows[before:])
+    return rows
+
+
+def _final_line(out: Path, summary: Path, rows: list[dict], problems: int, skipped: int) -> int:
+    """The command's last line, and its exit code: 2 if any input or output failed."""
     written = [r for r in rows if r.get("output")]
-    write_text(summary, _rows_csv(rows))  # the whole summary, rewritten atomically
-    failed = len([r for r in rows if not r.get("output")]) + len(problems)
+    failed = len([r for r in rows if not r.get("output")]) + problems
     outputs_failed = len([r for r in written if r.get("error")])
-    skipped = len(items) - len(todo)
     print(
         f"{out}: {len(written)} prediction(s) written"
         + (f" ({skipped} case(s) already done, skipped)" if skipped else "")

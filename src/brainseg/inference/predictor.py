@@ -10,7 +10,7 @@ Runtime in fp32), and the threshold, post-processing and TTA come from the model
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,21 @@ ENGINE_HELP = (
 )
 
 
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How a model is run: one object from the command line to ``predict``, ``evaluate``
+    and the service. ``None`` takes the model file's own value (its ``inference``
+    section)."""
+
+    engine: str = DEFAULT_ENGINE
+    tta: bool | None = None
+    threshold: float | None = None
+    postprocess: str | None = None
+    all_members: bool = False  # run a gated ensemble's members on every slice
+    batch_size: int = 32
+    device: str = "cpu"  # the torch engine's device
+
+
 @dataclass
 class Segmentation:
     """What ``Predictor.analyse`` returns for one volume."""
@@ -45,62 +60,70 @@ def _sigmoid(logits: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-np.clip(logits, -60, 60)))
 
 
-class Predictor:
-    """Segments volumes; ``predict`` gives tumour probabilities (S, H, W) on the input's
-    slices, ``segment`` the binary masks after threshold and post-processing."""
+class TorchEngine:
+    """A model file run by torch, as ``OnnxRunner`` runs an ONNX file: a callable from a
+    batch (N, C, H, W) float32 to logits, with the file's ``config``, ``meta`` and ``path``."""
 
-    def __init__(
-        self,
-        model: str | Path | None = None,
-        engine: str = DEFAULT_ENGINE,
-        tta: bool | None = None,
-        batch_size: int = 32,
-        device: str = "cpu",
-        threshold: float | None = None,
-        postprocess: str | None = None,
-        all_members: bool = False,
-    ):
-        from brainseg.models.onnx import OnnxRunner, cached_onnx, shipped_int8, ungated_onnx
+    name = "torch"
 
-        path = Path(model) if model is not None else None
-        self.engine = engine
-        runner = shipped_int8() if engine == "auto" and path is None else None
-        if engine == "auto" or (path is not None and path.suffix == ".onnx"):
-            self.engine = "onnx"
-        if self.engine == "onnx":
-            if runner is None and (path is None or path.suffix != ".onnx"):
-                path = cached_onnx(path)
-            self.runner = runner or OnnxRunner(path)
-            gate = self.runner.config["model"].get("member_gate")
-            if all_members and gate is not None:
-                self.runner = OnnxRunner(ungated_onnx(self.runner.path, gate))
-            self.model_file = self.runner.path
-            self.config, self.meta = self.runner.config, self.runner.meta
-            if self.runner.quantized:
-                self.engine = "onnx-int8"
-        else:
-            import torch
+    def __init__(self, path: Path | None, device: str, ungated: bool):
+        import torch
 
-            self.net, self.config, self.meta = load_network(path, ungated=all_members)
-            self.model_file = resolve_model_path(path)
-            self.device = torch.device(device)
-            self.net.to(self.device)
-        inference = self.config.get("inference", {})
-        self.tta = inference.get("tta", False) if tta is None else tta
-        self.threshold = float(inference.get("threshold", 0.5) if threshold is None else threshold)
-        self.postprocess = postprocess or inference.get("postprocess", "none")
-        self.batch_size = batch_size
-        self.preprocessor = Preprocessor(self.config["data"])
-        if all_members and int(self.config["model"].get("members", 1)) < 2:
-            logger.warning("--all-members: %s is not an ensemble; nothing changes", self.model_file)
+        self.net, self.config, self.meta = load_network(path, ungated=ungated)
+        self.path = resolve_model_path(path)
+        self.device = torch.device(device)
+        self.net.to(self.device)
 
-    def _logits(self, batch: np.ndarray) -> np.ndarray:
-        if self.engine.startswith("onnx"):
-            return self.runner(batch)
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
             return self.net(torch.from_numpy(batch).to(self.device)).float().cpu().numpy()
+
+
+def open_engine(model: str | Path | None, options: InferenceOptions):
+    """The engine that runs ``model`` (None: the shipped one): ``auto`` is the shipped
+    model's INT8 file, else ONNX Runtime in fp32 (a .pt/.ckpt exported once and cached);
+    ``torch`` runs the weights themselves. ``all_members`` lifts a gated ensemble's gate."""
+    from brainseg.models.onnx import OnnxRunner, cached_onnx, shipped_int8, ungated_onnx
+
+    path = Path(model) if model is not None else None
+    is_onnx = path is not None and path.suffix == ".onnx"
+    if options.engine == "torch" and not is_onnx:
+        return TorchEngine(path, options.device, options.all_members)
+    shipped = shipped_int8() if options.engine == "auto" and path is None else None
+    runner = shipped or OnnxRunner(path if is_onnx else cached_onnx(path))
+    gate = runner.config["model"].get("member_gate")
+    if options.all_members and gate is not None:
+        runner = OnnxRunner(ungated_onnx(runner.path, gate))
+    return runner
+
+
+class Predictor:
+    """Segments volumes; ``predict`` gives tumour probabilities (S, H, W) on the input's
+    slices, ``segment`` the binary masks after threshold and post-processing. Options come
+    as one ``InferenceOptions``, or as its fields by name."""
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        options: InferenceOptions | None = None,
+        **fields: Any,
+    ):
+        options = replace(options or InferenceOptions(), **fields)
+        self.options = options
+        self.run = open_engine(model, options)
+        self.engine = self.run.name
+        self.model_file, self.config, self.meta = self.run.path, self.run.config, self.run.meta
+        inference = self.config["inference"]
+        self.tta = inference["tta"] if options.tta is None else options.tta
+        threshold = inference["threshold"] if options.threshold is None else options.threshold
+        self.threshold = float(threshold)
+        self.postprocess = options.postprocess or inference["postprocess"]
+        self.batch_size = options.batch_size
+        self.preprocessor = Preprocessor(self.config["data"])
+        if options.all_members and int(self.config["model"]["members"]) < 2:
+            logger.warning("--all-members: %s is not an ensemble; nothing changes", self.model_file)
 
     def _frame_probabilities(self, prepared: Prepared) -> np.ndarray:
         """Probabilities (S, H, W) float32 on the prepared (frame) slices."""
@@ -109,9 +132,9 @@ class Predictor:
         probs = np.empty(slices.shape[:3], np.float32)
         for start in range(0, len(slices), self.batch_size):
             x = pre.network_input(slices[start : start + self.batch_size], prepared.scales)
-            prob = _sigmoid(self._logits(x))
+            prob = _sigmoid(self.run(x))
             if self.tta:
-                flipped = self._logits(np.ascontiguousarray(x[..., ::-1]))
+                flipped = self.run(np.ascontiguousarray(x[..., ::-1]))
                 prob = (prob + _sigmoid(flipped[..., ::-1])) / 2
             probs[start : start + len(x)] = pre.to_input_size(prob, size)
         return probs
@@ -169,5 +192,5 @@ class Predictor:
             "threshold": self.threshold,
             "postprocess": self.postprocess,
             "tta": self.tta,
-            "member_gate": self.config["model"].get("member_gate"),
+            "member_gate": self.config["model"]["member_gate"],
         }

@@ -1,10 +1,10 @@
 """INT8 ONNX models: static quantization calibrated on real slices.
 
 ONNX Runtime's static quantization (QDQ, per-channel int8 weights, uint8 activations) needs
-activation ranges, so it is calibrated on slices from a dataset folder, preprocessed exactly
-as the predictor does. It pays on CPUs: on the 2-core AVX2 machine of docs/performance.md
-the shipped model runs 1.5x faster, and its validation Dice must stay within 0.005 of fp32
-(measured there; re-check for your own model with ``brainseg evaluate --model X.int8.onnx``).
+activation ranges, so it is calibrated on slices of real volumes (given by the caller),
+preprocessed exactly as the predictor does. It pays on CPUs (docs/performance.md); its Dice
+must stay within 0.005 of fp32 (check your own model with
+``brainseg evaluate --model X.int8.onnx``).
 """
 
 from __future__ import annotations
@@ -16,34 +16,22 @@ import numpy as np
 
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes
+from brainseg.io.volume import Volume
 
 
 def calibration_batches(
-    data: str | Path,
-    config: dict,
-    candidates: list[str] | None = None,
-    patients: int = 8,
-    per_patient: int = 8,
-    seed: int = 0,
+    volumes: list[Volume], config: dict, per_patient: int = 8
 ) -> list[np.ndarray]:
-    """Model-ready batches: ``per_patient`` evenly spaced slices of up to ``patients``
-    patients drawn with ``seed`` (from ``candidates``, e.g. a split's training patients, or
-    from all), normalised and resized as the predictor does."""
-    from brainseg.data.discovery import discover
-    from brainseg.data.volumes import load_clean_volumes
+    """Model-ready batches: ``per_patient`` evenly spaced slices of each volume, normalised
+    and resized as the predictor does."""
     from brainseg.preprocessing import Preprocessor
 
+    if not volumes:
+        raise BrainsegError("no volumes to calibrate the INT8 export on")
     pre = Preprocessor(config["data"])
-
-    names = sorted(p.name for p in discover(data)[0])
-    if candidates is not None:
-        names = [n for n in names if n in set(candidates)]
-    if not names:
-        raise BrainsegError(f"{data}: no patients to calibrate on")
-    chosen = np.random.default_rng(seed).permutation(names)[:patients].tolist()
     batches = []
-    for volume in load_clean_volumes(data, patients=chosen):
-        slices = pre.slices(volume.image_volume())
+    for volume in volumes:
+        slices = pre.slices(volume)
         chosen_slices = slices[np.linspace(0, len(slices) - 1, per_patient).astype(int)]
         batches.append(pre.network_input(chosen_slices, pre.scales(slices)))
     return batches
@@ -118,21 +106,16 @@ def quantize_onnx(
 
 
 def export_int8(
-    model: str | Path | None,
-    out: str | Path,
-    calibration: str | Path,
-    split: str | Path | None = None,
+    model: str | Path | None, out: str | Path, calibration: list[Volume]
 ) -> tuple[Path, int]:
-    """Export ``model`` (None: the shipped one) to an INT8 ONNX file calibrated on
-    ``calibration`` (its split's training patients when ``split`` is given); return the path
-    and how many patients were used."""
-    from brainseg.data.splits import load_split
+    """Export ``model`` (None: the shipped one) to an INT8 ONNX file calibrated on slices of
+    the ``calibration`` volumes (``brainseg.data.volumes.calibration_volumes`` reads them
+    from a labelled dataset); return the path and how many volumes were used."""
     from brainseg.models.files import SHIPPED_MODEL, file_digest
     from brainseg.models.onnx import OnnxRunner, export_onnx
 
-    train = load_split(split)["train"] if split else None
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(model, Path(tmp) / "fp32.onnx")
-        batches = calibration_batches(calibration, OnnxRunner(fp32).config, train)
+        batches = calibration_batches(calibration, OnnxRunner(fp32).config)
         source = {"brainseg_source_sha1": file_digest(Path(model) if model else SHIPPED_MODEL)}
         return quantize_onnx(fp32, out, batches, source), len(batches)

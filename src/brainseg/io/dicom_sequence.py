@@ -70,39 +70,67 @@ def _timing(tr: float | None, te: float | None, ti: float | None) -> str:
     return ", ".join(f"{name} {value:.0f} ms" for name, value in pairs if value is not None)
 
 
+@dataclass(frozen=True)
+class _Timing:
+    """The acquisition tags the rules read, in ms (None where absent or unusable)."""
+
+    scanning: frozenset[str]
+    tr: float | None
+    te: float | None
+    ti: float | None
+
+    @property
+    def gradient(self) -> bool:
+        return "GR" in self.scanning and "SE" not in self.scanning
+
+    def __str__(self) -> str:
+        return _timing(self.tr, self.te, self.ti)
+
+
+def _inverted(t: _Timing) -> tuple[str | None, str]:
+    """The rules for a series with an inversion pulse and a known TI."""
+    long_tr = t.tr is None or t.tr >= LONG_TR
+    if t.ti <= SHORT_TI:
+        return OTHER, f"a STIR (short-TI inversion recovery, {t})"
+    if t.ti >= LONG_TI and t.gradient and (t.te is None or t.te < 12):
+        return T1, f"inversion-recovery gradient echo, {t} (MP2RAGE-like)"
+    if t.ti >= LONG_TI and long_tr and (t.te is None or t.te >= LONG_TE):
+        return FLAIR, f"inversion recovery, {t}"
+    if t.ti < LONG_TI and not long_tr:
+        return T1, f"inversion-recovery {'gradient' if t.gradient else 'spin'} echo, {t}"
+    return None, ""
+
+
+def _not_inverted(t: _Timing) -> tuple[str | None, str]:
+    """The rules for a series whose ScanningSequence shows no inversion (TE and TR known)."""
+    if t.te >= 60 and t.tr >= 1500:
+        return T2, f"no inversion, {t}"
+    if t.tr <= 1000 and t.te < (12 if t.gradient else 30):
+        return T1, f"no inversion, {t}"
+    if t.gradient and t.te >= 12:
+        return OTHER, f"a gradient echo with a long TE (T2* or SWI, {t})"
+    if t.tr >= 1500 and t.te < 40:
+        return OTHER, f"a proton-density series (no inversion, {t})"
+    return None, ""
+
+
 def header_sequence(header) -> tuple[str | None, str]:
     """(sequence, evidence) from the acquisition tags alone; (None, "") when they say nothing."""
-    scanning = _codes(header, "ScanningSequence")
-    tr, te = _number(header, "RepetitionTime"), _number(header, "EchoTime")
-    ti = _number(header, "InversionTime")
-    timing = _timing(tr, te, ti)
-    gradient = "GR" in scanning and "SE" not in scanning
-    if ti is not None or "IR" in scanning:
-        if ti is None:
-            return None, ""
-        readout = "gradient echo" if gradient else "spin echo"
-        if ti <= SHORT_TI:
-            return OTHER, f"a STIR (short-TI inversion recovery, {timing})"
-        if ti >= LONG_TI and gradient and (te is None or te < 12):
-            return T1, f"inversion-recovery gradient echo, {timing} (MP2RAGE-like)"
-        if ti >= LONG_TI and (tr is None or tr >= LONG_TR) and (te is None or te >= LONG_TE):
-            return FLAIR, f"inversion recovery, {timing}"
-        if ti < LONG_TI and (tr is None or tr < LONG_TR):
-            return T1, f"inversion-recovery {readout}, {timing}"
+    t = _Timing(
+        frozenset(_codes(header, "ScanningSequence")),
+        _number(header, "RepetitionTime"),
+        _number(header, "EchoTime"),
+        _number(header, "InversionTime"),
+    )
+    if t.ti is not None:
+        return _inverted(t)
+    if "IR" in t.scanning:  # an inversion of unknown TI
         return None, ""
-    if "EP" in scanning:
-        return OTHER, f"an echo-planar series without inversion (diffusion or BOLD, {timing})"
-    if tr is None or te is None or not scanning:
+    if "EP" in t.scanning:
+        return OTHER, f"an echo-planar series without inversion (diffusion or BOLD, {t})"
+    if t.tr is None or t.te is None or not t.scanning:
         return None, ""
-    if te >= 60 and tr >= 1500:
-        return T2, f"no inversion, {timing}"
-    if tr <= 1000 and te < (12 if gradient else 30):
-        return T1, f"no inversion, {timing}"
-    if gradient and te >= 12:
-        return OTHER, f"a gradient echo with a long TE (T2* or SWI, {timing})"
-    if tr >= 1500 and te < 40:
-        return OTHER, f"a proton-density series (no inversion, {timing})"
-    return None, ""
+    return _not_inverted(t)
 
 
 _POST = re.compile(r"(post|\+c\b|gad|\bgd\b|contrast|\bce\b|t1c|t1ce|t1gd|\+gd)", re.I)

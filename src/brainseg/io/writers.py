@@ -1,4 +1,5 @@
-"""Writers: masks as PNG slices (0 and 255) or as a NIfTI volume on the input's grid.
+"""Writers: masks as PNG slices (0 and 255) or as a NIfTI volume on the input's grid, and
+the overlay picture (FLAIR, truth, prediction) that predict, the service and the reports show.
 
 All writes are atomic (``brainseg.fileio``): a kill never leaves half a file behind.
 """
@@ -21,6 +22,26 @@ def png_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def overlay(flair: np.ndarray, true: np.ndarray | None, pred: np.ndarray | None) -> np.ndarray:
+    """RGB uint8 picture of a FLAIR slice with ground truth in green, prediction in red and
+    their overlap in yellow (alpha 0.5)."""
+    gray = flair.astype(np.float32)
+    if gray.max() > 0:
+        gray = gray / np.percentile(gray, 99.5).clip(1) * 255
+    rgb = np.repeat(gray.clip(0, 255)[..., None], 3, axis=2)
+    colour = np.zeros_like(rgb)
+    layer = np.zeros(rgb.shape[:2], bool)
+    if true is not None:
+        colour[true > 0] += (0, 255, 0)
+        layer |= true > 0
+    if pred is not None:
+        colour[pred > 0] += (255, 0, 0)
+        layer |= pred > 0
+    colour = colour.clip(0, 255)
+    rgb[layer] = 0.5 * rgb[layer] + 0.5 * colour[layer]
+    return rgb.astype(np.uint8)
 
 
 def mask_png_bytes(mask: np.ndarray) -> bytes:

@@ -52,6 +52,14 @@ def _load_torch_file(path: Path, weights_only: bool) -> dict[str, Any]:
         raise BrainsegError(f"{path}: not a readable model file ({type(exc).__name__})") from None
 
 
+def model_config(saved: dict[str, Any]) -> dict[str, Any]:
+    """A model file's config with every key: one written by an older brainseg lacks the
+    keys added since, which take their defaults here, once, as the file is loaded."""
+    from brainseg.config import DEFAULT_CONFIG, deep_merge
+
+    return deep_merge(DEFAULT_CONFIG, saved)
+
+
 def resolve_model_path(path: str | Path | None) -> Path:
     """``None`` means the shipped model."""
     if path is None:
@@ -82,11 +90,12 @@ def load_model_file(path: str | Path | None) -> tuple[dict[str, Any], dict[str, 
             "version": f"epoch {ckpt.get('epoch', '?')}",
             "source": str(path),
         }
-        return config, state, meta
+        return model_config(config), state, meta
     bundle = _load_torch_file(path, weights_only=True)
     if not isinstance(bundle, dict) or "config" not in bundle or "state_dict" not in bundle:
         raise BrainsegError(f"{path}: not a brainseg model bundle")
-    return bundle["config"], bundle["state_dict"], dict(bundle.get("meta", {}), source=str(path))
+    meta = dict(bundle.get("meta", {}), source=str(path))
+    return model_config(bundle["config"]), bundle["state_dict"], meta
 
 
 def load_network(path: str | Path | None, ungated: bool = False):
@@ -95,7 +104,7 @@ def load_network(path: str | Path | None, ungated: bool = False):
     from brainseg.models.registry import create_model
 
     config, state, meta = load_model_file(path)
-    if ungated and config["model"].get("member_gate") is not None:
+    if ungated and config["model"]["member_gate"] is not None:
         config = {**config, "model": {**config["model"], "member_gate": None}}
     net = create_model(config["model"])
     try:

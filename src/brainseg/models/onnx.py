@@ -18,7 +18,13 @@ import numpy as np
 from brainseg.cores import available_cores, pinned
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes
-from brainseg.models.files import SHIPPED_INT8, SHIPPED_MODEL, file_digest, load_network
+from brainseg.models.files import (
+    SHIPPED_INT8,
+    SHIPPED_MODEL,
+    file_digest,
+    load_network,
+    model_config,
+)
 
 if TYPE_CHECKING:  # onnx itself is imported where a model is built or edited
     import onnx
@@ -94,11 +100,16 @@ class OnnxRunner:
         props = self.session.get_modelmeta().custom_metadata_map
         if "brainseg_config" not in props:
             raise BrainsegError(f"{path}: ONNX file lacks brainseg metadata; re-export it")
-        self.config: dict[str, Any] = json.loads(props["brainseg_config"])
+        self.config: dict[str, Any] = model_config(json.loads(props["brainseg_config"]))
         self.meta: dict[str, Any] = json.loads(props.get("brainseg_meta", "{}"))
         self.quantized = "brainseg_quantization" in props
         self.source_sha1 = props.get("brainseg_source_sha1")  # the bundle it was made from
         self.input_name = self.session.get_inputs()[0].name
+
+    @property
+    def name(self) -> str:
+        """The engine's name, as ``describe()`` and the service report it."""
+        return "onnx-int8" if self.quantized else "onnx"
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch.astype(np.float32)})[0]

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from brainseg.data.volumes import Patient
-from brainseg.report.figures import overlay, save_figure
+from brainseg.io.writers import overlay
+from brainseg.report.figures import save_figure
 
 
 def case_rows_figure(

@@ -12,7 +12,8 @@ import numpy as np
 
 from brainseg.data.volumes import Patient
 from brainseg.fileio import write_text
-from brainseg.report.figures import overlay, save_figure
+from brainseg.io.writers import overlay
+from brainseg.report.figures import save_figure
 
 CONVENTIONS = (
     "Per-patient Dice and IoU pool all of a patient's slices (3D). An empty ground truth "

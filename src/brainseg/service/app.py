@@ -54,7 +54,7 @@ def _joined(*notes: str) -> str:
 
 def _example_slice(index: int) -> np.ndarray:
     """A deterministic synthetic slice with a lesion (the viewer's bundled examples)."""
-    from brainseg.data.synthetic import synth_patient
+    from brainseg.phantom import synth_patient
 
     rng = np.random.default_rng(1000 + index)
     images, masks = synth_patient(rng, 9, 256)
@@ -120,7 +120,7 @@ def create_app(
         return state["predictor"].preprocessor.slices(volume)[..., 1]
 
     def segment_slice(data: bytes) -> dict[str, Any]:
-        from brainseg.report.figures import overlay
+        from brainseg.io.writers import overlay
 
         start = time.perf_counter()
         volume = decode_image(data)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+from brainseg.inference.predictor import InferenceOptions
 
 
 def serve(
@@ -12,16 +13,15 @@ def serve(
     model: str | None = None,
     workers: int = 1,
     max_upload_mb: float = 64.0,
-    **inference: Any,
+    options: InferenceOptions | None = None,
 ) -> None:
-    """Serve the model; ``inference`` holds the Predictor options predict and evaluate take
-    (engine, threshold, postprocess, tta, all_members)."""
+    """Serve the model, run with the same ``options`` as predict and evaluate take."""
     import uvicorn
 
     from brainseg.inference.predictor import Predictor
     from brainseg.service.app import create_app
 
-    predictor = Predictor(model, **inference)  # fail here, with one line, if the model is unusable
+    predictor = Predictor(model, options)  # fail here, with one line, if the model is unusable
     app = create_app(model, max_upload_mb, workers, predictor=predictor)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(

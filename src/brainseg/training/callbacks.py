@@ -38,6 +38,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """torch.save into a temp file beside the target, then rename: never a torn checkpoint."""
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options: Any = None) -> None:
+        del storage_options  # Lightning passes it by name; a local file needs none
         atomic_write(path, lambda f: torch.save(checkpoint, f))
 
 

@@ -151,7 +151,8 @@ def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -
     ``checkpoint``: with all sequences, with the FLAIR alone, and through its INT8 ONNX
     export (calibrated on the fold's training patients, as the shipped export is); patients
     already done are skipped."""
-    from brainseg.data.volumes import load_clean_volumes
+    from brainseg.data.splits import load_split
+    from brainseg.data.volumes import calibration_volumes, load_clean_volumes
     from brainseg.evaluation.crossval import oof_complete
     from brainseg.inference.predictor import Predictor
     from brainseg.inference.quantize import export_int8
@@ -162,7 +163,8 @@ def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -
         return
     int8 = stage_dir / "model.int8.onnx"
     if not int8.exists():
-        export_int8(checkpoint, int8, data, fold_dir / "split.json")
+        train = load_split(fold_dir / "split.json")["train"]
+        export_int8(checkpoint, int8, calibration_volumes(data, train))
     predictor, quantized = Predictor(checkpoint, engine="torch"), Predictor(int8)
     for volume in load_clean_volumes(data, patients=todo):
         image = volume.image_volume()
@@ -209,7 +211,11 @@ def cross_validate(
                 "or choose another --out"
             )
     if resume and not (out / "folds.json").exists():
-        raise BrainsegError(f"{out}: no cross-validation to resume; start without --resume")
+        print(
+            f"{out}: nothing to resume yet (no folds.json): starting from the beginning",
+            file=sys.stderr,
+        )
+        resume = False
     if resume:  # what was not given again comes from the saved set-up
         saved = yaml.safe_load((out / "cv.yaml").read_text())
         stages = stages or [None if c == "defaults" else c for c in saved["stages"]]

@@ -41,16 +41,25 @@ def should_compile(setting: str | bool, planned_images: int) -> bool:
     return planned_images >= COMPILE_MIN_IMAGES and compiler is not None
 
 
-def _check_out_dir(data: Path, out: Path, resume: bool) -> None:
+def _check_out_dir(data: Path, out: Path, resume: bool) -> bool:
+    """Whether there is a run to resume. ``--resume`` with none yet (a run killed before its
+    first checkpoint, or never started) starts from the beginning, so that the same command
+    can be rerun at any moment (a requeued job) and always finishes."""
     data, out = data.resolve(), out.resolve()
     if out == data or data in out.parents:
         raise BrainsegError(f"{out}: the run folder must not be inside the data folder {data}")
     if resume and not (out / "last.ckpt").exists():
-        raise BrainsegError(f"{out}: no last.ckpt to resume from; start without --resume")
+        if _is_rank_zero():
+            print(
+                f"{out}: nothing to resume yet (no last.ckpt): starting from the beginning",
+                file=sys.stderr,
+            )
+        return False
     if not resume and (out / "last.ckpt").exists():
         raise BrainsegError(
             f"{out}: already holds a run; use --resume to continue it or choose another --out"
         )
+    return resume
 
 
 def _split_stems(split: dict[str, Any], subset: str) -> tuple[list[str], set[str] | None]:
@@ -72,7 +81,7 @@ def train(
 ) -> dict[str, Any]:
     """Train a model; return the last epoch's metrics."""
     data, out = Path(data), Path(out)
-    _check_out_dir(data, out, resume)
+    started = _check_out_dir(data, out, resume)
     if resume and config_path is None and (out / "config.yaml").exists():
         config_path = out / "config.yaml"
     config = load_config(config_path, overrides)
@@ -93,6 +102,7 @@ def train(
             "are not held out; use last.ckpt, not best.ckpt",
             file=sys.stderr,
         )
+    resume = started
     init = config["train"].get("init_weights")
     init_state = _init_state(init, config["model"]) if init and not resume else None
     if _is_rank_zero():
