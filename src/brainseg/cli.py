@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except DataProblemsError as exc:
         for p in exc.problems:
-            print(f"{p['file']}: {p['problem']}", file=sys.stderr)
+            print(p, file=sys.stderr)
         print(f"brainseg {args.command}: {exc}; fix them first", file=sys.stderr)
         return exc.exit_code
     except BrainsegError as exc:

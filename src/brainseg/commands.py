@@ -28,7 +28,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         paths = write_exploration_figures(volumes, args.figures)
         print(f"figures: {', '.join(str(p) for p in paths)}", file=sys.stderr)
     for p in problems:
-        print(f"{p['file']}: {p['problem']}", file=sys.stderr)
+        print(p, file=sys.stderr)
     return 2 if problems else 0
 
 

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+
+class Problem(NamedTuple):
+    """One problem with one input: the file (or folder, series) and what is wrong with it."""
+
+    file: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.reason}"
+
 
 class BrainsegError(Exception):
     """A user-facing problem: the message names the file and says what is wrong."""
@@ -10,11 +22,11 @@ class BrainsegError(Exception):
 
 
 class DataProblemsError(BrainsegError):
-    """The dataset has problems; each one is a (file, problem) pair."""
+    """The dataset has problems, each one a ``Problem``."""
 
     exit_code = 2
 
-    def __init__(self, problems: list[dict[str, str]]):
+    def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__(f"{len(problems)} problem(s) in the data")
 

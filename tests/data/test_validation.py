@@ -71,7 +71,7 @@ def test_single_problem_kinds(tmp_path, setup, fragment):
     _good(folder, "P_1")
     setup(folder)
     _, problems = load_volumes(tmp_path)
-    assert len(problems) == 1 and fragment in problems[0]["problem"]
+    assert len(problems) == 1 and fragment in problems[0].reason
 
 
 def test_empty_and_missing_folders(tmp_path):
@@ -79,9 +79,9 @@ def test_empty_and_missing_folders(tmp_path):
     _good(tmp_path / "P", "P_1")
     volumes, problems = load_volumes(tmp_path)
     assert [v.patient for v in volumes] == ["P"]
-    assert problems == [{"file": str(tmp_path / "EMPTY"), "problem": "folder has no image slices"}]
+    assert problems == [(str(tmp_path / "EMPTY"), "folder has no image slices")]
     _, problems = load_volumes(tmp_path / "nope")
-    assert problems[0]["problem"] == "folder does not exist"
+    assert problems[0].reason == "folder does not exist"
 
 
 def test_inspect_clean_data_exit_zero_and_figures(synth_root, tmp_path, capsys):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brainseg.errors import Problem
 from brainseg.io.naming import is_image_file, is_mask_name, slice_number
 
 __all__ = ["PatientFiles", "SlicePair", "discover", "is_mask_name", "pair_slices", "slice_number"]
@@ -69,9 +70,9 @@ def discover(root: str | Path) -> tuple[list[PatientFiles], list[dict[str, str]]
     """List patient folders and their slice pairs; return (patients, problems)."""
     root = Path(root)
     if not root.exists():
-        return [], [{"file": str(root), "problem": "folder does not exist"}]
+        return [], [Problem(str(root), "folder does not exist")]
     if not root.is_dir():
-        return [], [{"file": str(root), "problem": "not a folder"}]
+        return [], [Problem(str(root), "not a folder")]
     root = resolve_root(root)
     folders = sorted(
         p
@@ -81,12 +82,12 @@ def discover(root: str | Path) -> tuple[list[PatientFiles], list[dict[str, str]]
     if not folders and image_files(root):
         folders = [root]  # a single patient's slices given directly
     if not folders:
-        return [], [{"file": str(root), "problem": "no patient folders with image slices"}]
+        return [], [Problem(str(root), "no patient folders with image slices")]
     patients, problems = [], []
     for folder in folders:
         slices = pair_slices(image_files(folder))
         if not slices:
-            problems.append({"file": str(folder), "problem": "folder has no image slices"})
+            problems.append(Problem(str(folder), "folder has no image slices"))
             continue
         patients.append(PatientFiles(folder.name, folder, slices))
     return patients, problems

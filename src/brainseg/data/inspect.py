@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from brainseg.data.volumes import Patient
+from brainseg.errors import Problem
 
 
-def summarize(volumes: list[Patient], problems: list[dict[str, str]]) -> dict[str, Any]:
+def summarize(volumes: list[Patient], problems: list[Problem]) -> dict[str, Any]:
     per_patient = []
     shapes, channels = set(), set()
     for v in volumes:
@@ -32,7 +33,7 @@ def summarize(volumes: list[Patient], problems: list[dict[str, str]]) -> dict[st
         "image_sizes": sorted(shapes),
         "channels": sorted(channels),
         "per_patient": per_patient,
-        "problems": problems,
+        "problems": [{"file": p.file, "problem": p.reason} for p in problems],
     }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from brainseg.data.discovery import PatientFiles, SlicePair, discover
-from brainseg.errors import BrainsegError, DataProblemsError
+from brainseg.errors import BrainsegError, DataProblemsError, Problem
 from brainseg.fileio import atomic_write
 from brainseg.io.images import ImageReadError, read_image
 from brainseg.io.volume import Volume
@@ -45,52 +45,19 @@ class Patient:
         return Volume.from_slices(self.images[..., [1, 1, 1]], self.patient, self.stems)
 
 
-def _problem(path: Path | str, text: str) -> dict[str, str]:
-    return {"file": str(path), "problem": text}
+def _problem(path: Path | str, text: str) -> Problem:
+    return Problem(str(path), text)
 
 
-def _load_pair(pair: SlicePair) -> tuple[np.ndarray | None, np.ndarray | None, list[dict]]:
-    problems = []
+def _load_pair(pair: SlicePair) -> tuple[np.ndarray | None, np.ndarray | None, list[Problem]]:
+    """A slice's image (H, W, 3) uint8 and binary mask (H, W) uint8, or its problems."""
     if pair.image is None:
         return None, None, [_problem(pair.mask, "mask has no matching image")]
     if pair.mask is None:
         return None, None, [_problem(pair.image, "image has no matching mask")]
-    try:
-        image = read_image(pair.image)
-    except ImageReadError as exc:
-        problems.append(_problem(pair.image, str(exc)))
-        image = None
-    try:
-        mask = read_image(pair.mask)
-    except ImageReadError as exc:
-        problems.append(_problem(pair.mask, str(exc)))
-        mask = None
-    if image is not None:
-        channels = 1 if image.ndim == 2 else image.shape[2]
-        if channels not in (1, 3):
-            problems.append(_problem(pair.image, f"unexpected channel count {channels} (want 3)"))
-            image = None
-        elif image.dtype != np.uint8:
-            problems.append(_problem(pair.image, f"expected 8-bit pixels, found {image.dtype}"))
-            image = None
-        elif channels == 1:
-            image = np.repeat(image[..., None] if image.ndim == 2 else image, 3, axis=2)
-    if mask is not None:
-        if mask.ndim == 3:
-            if mask.shape[2] == 1 or (mask == mask[..., :1]).all():
-                mask = mask[..., 0]
-            else:
-                problems.append(_problem(pair.mask, f"mask has {mask.shape[2]} differing channels"))
-                mask = None
-    if mask is not None:
-        values = np.unique(mask)
-        top = 1 if values.max(initial=0) <= 1 else 255
-        if not np.isin(values, (0, top)).all():
-            shown = ", ".join(str(v) for v in values[:6])
-            problems.append(_problem(pair.mask, f"mask is not binary (values {shown})"))
-            mask = None
-        else:
-            mask = (mask > 127).astype(np.uint8) if top == 255 else mask.astype(np.uint8)
+    problems: list[Problem] = []
+    image = _checked(pair.image, _image_pixels, problems)
+    mask = _checked(pair.mask, _mask_pixels, problems)
     if image is not None and mask is not None and image.shape[:2] != mask.shape[:2]:
         problems.append(
             _problem(
@@ -102,6 +69,41 @@ def _load_pair(pair: SlicePair) -> tuple[np.ndarray | None, np.ndarray | None, l
     if problems:
         return None, None, problems
     return image, mask, []
+
+
+def _checked(path: Path, convert, problems: list[Problem]) -> np.ndarray | None:
+    """The file decoded and converted, or None with its problem added."""
+    try:
+        return convert(read_image(path))
+    except ImageReadError as exc:
+        problems.append(_problem(path, str(exc)))
+        return None
+
+
+def _image_pixels(image: np.ndarray) -> np.ndarray:
+    """An 8-bit slice of 1 or 3 channels as (H, W, 3); ImageReadError says what is wrong."""
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if channels not in (1, 3):
+        raise ImageReadError(f"unexpected channel count {channels} (want 3)")
+    if image.dtype != np.uint8:
+        raise ImageReadError(f"expected 8-bit pixels, found {image.dtype}")
+    if channels == 1:
+        image = np.repeat(image[..., None] if image.ndim == 2 else image, 3, axis=2)
+    return image
+
+
+def _mask_pixels(mask: np.ndarray) -> np.ndarray:
+    """A binary mask (0/1 or 0/255, in one or identical channels) as (H, W) of 0 and 1."""
+    if mask.ndim == 3:
+        if not (mask.shape[2] == 1 or (mask == mask[..., :1]).all()):
+            raise ImageReadError(f"mask has {mask.shape[2]} differing channels")
+        mask = mask[..., 0]
+    values = np.unique(mask)
+    top = 1 if values.max(initial=0) <= 1 else 255
+    if not np.isin(values, (0, top)).all():
+        shown = ", ".join(str(v) for v in values[:6])
+        raise ImageReadError(f"mask is not binary (values {shown})")
+    return (mask > 127).astype(np.uint8) if top == 255 else mask.astype(np.uint8)
 
 
 def _cache_key(patient: PatientFiles) -> str:

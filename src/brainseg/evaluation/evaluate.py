@@ -13,7 +13,7 @@ import numpy as np
 
 from brainseg.data.splits import load_split, subset_items
 from brainseg.data.volumes import Patient, load_clean_volumes
-from brainseg.errors import BrainsegError, DataProblemsError
+from brainseg.errors import BrainsegError, DataProblemsError, Problem
 from brainseg.evaluation.scoring import aggregate, score_patient
 from brainseg.fileio import write_json, write_text
 from brainseg.inference.predictor import InferenceOptions
@@ -56,15 +56,15 @@ def read_predictions(pred_dir: Path, volume: Patient) -> np.ndarray:
         try:
             mask = read_image(path)
         except ImageReadError as exc:
-            problems.append({"file": str(path), "problem": str(exc)})
+            problems.append(Problem(str(path), str(exc)))
             continue
         except FileNotFoundError:
-            problems.append({"file": str(path), "problem": "prediction missing"})
+            problems.append(Problem(str(path), "prediction missing"))
             continue
         if mask.ndim == 3:
             mask = mask[..., 0]
         if mask.shape != true.shape:
-            problems.append({"file": str(path), "problem": f"size {mask.shape} != {true.shape}"})
+            problems.append(Problem(str(path), f"size {mask.shape} != {true.shape}"))
             continue
         masks.append(mask > 127 if mask.max(initial=0) > 1 else mask > 0)
     if problems:

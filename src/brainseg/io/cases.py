@@ -34,10 +34,12 @@ def case_sequences(files: list[Path]) -> tuple[dict[str, Path], list[Problem]]:
     for sequence, paths in found.items():
         if len(paths) > 1:
             names = ", ".join(p.name for p in paths)
-            problems.append((folder, f"two or more {sequence.upper()} files ({names})"))
+            problems.append(Problem(folder, f"two or more {sequence.upper()} files ({names})"))
     if FLAIR not in found:
         named = ", ".join(sorted(found)) or "none"
-        problems.append((folder, f"case folder has no FLAIR file (sequences found: {named})"))
+        problems.append(
+            Problem(folder, f"case folder has no FLAIR file (sequences found: {named})")
+        )
     return {s: paths[0] for s, paths in found.items()}, problems
 
 

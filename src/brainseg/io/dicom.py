@@ -84,11 +84,11 @@ def scan_series(files: list[Path]) -> tuple[dict[str, Series], list[Problem], li
         try:
             header = pydicom.dcmread(file, stop_before_pixels=True)
         except Exception as exc:
-            problems.append((str(file), f"unreadable DICOM file ({type(exc).__name__})"))
+            problems.append(Problem(str(file), f"unreadable DICOM file ({type(exc).__name__})"))
             continue
         modality = str(getattr(header, "Modality", "") or "")
         if modality in NON_IMAGE_MODALITIES or "Rows" not in header:
-            notices.append((str(file), f"skipped: not an image ({modality or 'no pixels'})"))
+            notices.append(Problem(str(file), f"skipped: not an image ({modality or 'no pixels'})"))
             continue
         uid = str(getattr(header, "SeriesInstanceUID", "") or f"no-uid:{file.parent}")
         if uid not in series:
@@ -245,7 +245,7 @@ def dicom_studies(
         common = Path(os.path.commonpath([str(f.parent) for f in all_files]))
         label = f"{common} (study {study})"
         if problem:
-            problems.append((label, problem))
+            problems.append(Problem(label, problem))
             continue
         flair = chosen[FLAIR]
         rel = common.parent.relative_to(root) if common != root else Path()

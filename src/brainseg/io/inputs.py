@@ -44,20 +44,22 @@ def find_inputs(
     for raw in inputs:
         path = Path(raw)
         if not path.exists():
-            problems.append((str(path), "no such file or folder"))
+            problems.append(Problem(str(path), "no such file or folder"))
         elif path.is_dir():
             found, bad = _scan_folder(path, flair_series, notices)
             if not found and not bad:
-                problems.append((str(path), "folder holds no images or NIfTI volumes"))
+                problems.append(Problem(str(path), "folder holds no images or NIfTI volumes"))
             items += found
             problems += bad
         elif (reader := reader_for(path)) is not None:
             if isinstance(reader, NiftiReader) and (named := _named_not_flair(path)):
-                problems.append((str(path), f"no FLAIR: {named}; {ANYWAY} --flair {path}"))
+                problems.append(Problem(str(path), f"no FLAIR: {named}; {ANYWAY} --flair {path}"))
             else:
                 items.append(InputItem(reader, path, Path(), [path]))
         else:
-            problems.append((str(path), f"unsupported file type '{path.suffix or path.name}'"))
+            problems.append(
+                Problem(str(path), f"unsupported file type '{path.suffix or path.name}'")
+            )
     return items, problems
 
 
@@ -67,7 +69,7 @@ def case_item(flair: str | Path, t1: str | Path | None = None, t1c: str | Path |
     sequences = {name: Path(p) for name, p in sequences.items() if p is not None}
     missing = [str(p) for p in sequences.values() if not p.is_file()]
     if missing:
-        return None, [(m, "no such file") for m in missing]
+        return None, [Problem(m, "no such file") for m in missing]
     source = Path(nifti_stem(sequences[FLAIR]))
     item = InputItem(CASE_READER, source, Path(), list(sequences.values()), sequences)
     if named := _named_not_flair(sequences[FLAIR]):
@@ -149,7 +151,7 @@ def _folder_volumes(root: Path, folder: Path, files: list[Path]):
     if unnamed or not images:
         return unnamed, []
     named = "; ".join(_named_not_flair(f) for f in images)
-    return [], [(str(folder), f"no FLAIR: {named}; {ANYWAY} --flair FILE")]
+    return [], [Problem(str(folder), f"no FLAIR: {named}; {ANYWAY} --flair FILE")]
 
 
 def read_item(item: InputItem) -> tuple[list[Volume], list[Problem]]:

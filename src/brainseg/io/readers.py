@@ -12,12 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from brainseg.errors import BrainsegError
+from brainseg.errors import BrainsegError, Problem
 from brainseg.io.images import MAX_PIXELS, ImageReadError, read_image, slice_channels
 from brainseg.io.naming import is_nifti, is_slice_input, nifti_stem
 from brainseg.io.volume import Volume, frame_affine
-
-Problem = tuple[str, str]  # (file, what is wrong)
 
 
 class InputError(BrainsegError):
@@ -139,7 +137,7 @@ class SliceImageReader(Reader):
             try:
                 array, channels = slice_channels(read_image(file))
             except ImageReadError as exc:
-                problems.append((str(file), str(exc)))
+                problems.append(Problem(str(file), str(exc)))
                 continue
             arrays.append((array, channels, file))
         if not arrays:

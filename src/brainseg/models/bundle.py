@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from brainseg.config import DEFAULT_CONFIG
 from brainseg.errors import BrainsegError
 from brainseg.models.files import (
     SHIPPED_CARD,
@@ -28,8 +27,6 @@ def combine_models(
     ``average`` averages the weights into one model (a "model soup", cost x 1), which only
     makes sense for runs that share a starting point. ``gate`` (ensembles only) runs the
     other members only on slices the first one finds something in."""
-    import torch
-
     if combine not in COMBINE_MODES:
         raise BrainsegError(f"combine must be one of {COMBINE_MODES}, not '{combine}'")
     if gate is not None and (combine != "ensemble" or len(sources) < 2 or not 0 < gate < 0.5):
@@ -39,14 +36,28 @@ def combine_models(
     meta = {k: v for k, v in meta.items() if k != "source"}
     if len(loaded) == 1:
         return config, state, meta
+    sides = _combinable(sources, [cfg for cfg, _, _ in loaded], combine)
+    states = [s for _, s, _ in loaded]
+    meta["members"] = ", ".join(str(source) for source in sources)
+    if combine == "average":
+        return config, _averaged(states), meta
+    merged = {f"members.{i}.{k}": v for i, s in enumerate(states) for k, v in s.items()}
+    model = {**config["model"], "members": len(states)}
+    if len(set(sides)) > 1:
+        model["member_resolutions"] = sides
+        config = {**config, "data": {**config["data"], "resolution": max(sides)}}
+    if gate is not None:
+        model["member_gate"] = gate
+    return {**config, "model": model}, merged, meta
 
-    # compared with the defaults filled in: files of older versions lack the newer keys
-    def architecture(cfg: dict[str, Any]) -> dict[str, Any]:
-        return {**DEFAULT_CONFIG["model"], **cfg["model"]}
 
-    if architecture(config)["members"] != 1:
+def _combinable(sources: list[str | Path], configs: list[dict], combine: str) -> list[int]:
+    """The members' resolutions, once they are known to share an architecture and a
+    preprocessing (the resolution may differ only in an ensemble of fixed resolutions)."""
+    first = configs[0]
+    if first["model"]["members"] != 1:
         raise BrainsegError(f"{sources[0]}: already a combined model; combine single models")
-    sides = [cfg["data"].get("resolution") for cfg, _, _ in loaded]
+    sides = [cfg["data"]["resolution"] for cfg in configs]
     mixed = len(set(sides)) > 1
     if mixed and (combine != "ensemble" or None in sides):
         raise BrainsegError(
@@ -55,30 +66,24 @@ def combine_models(
         )
 
     def preprocessing(cfg: dict[str, Any]) -> dict[str, Any]:
-        data = {**DEFAULT_CONFIG["data"], **cfg["data"]}
-        return {k: v for k, v in data.items() if not mixed or k != "resolution"}
+        return {k: v for k, v in cfg["data"].items() if not mixed or k != "resolution"}
 
-    for source, (other, _, _) in zip(sources[1:], loaded[1:], strict=True):
-        if architecture(other) != architecture(config):
+    for source, other in zip(sources[1:], configs[1:], strict=True):
+        if other["model"] != first["model"]:
             raise BrainsegError(f"{source}: a different or combined model; cannot combine")
-        if preprocessing(other) != preprocessing(config):
+        if preprocessing(other) != preprocessing(first):
             raise BrainsegError(f"{source}: different preprocessing; cannot combine")
-    states = [s for _, s, _ in loaded]
-    meta["members"] = ", ".join(str(source) for source in sources)
-    if combine == "average":
-        averaged = {
-            k: torch.stack([s[k].float() for s in states]).mean(0) if v.is_floating_point() else v
-            for k, v in states[0].items()
-        }
-        return config, averaged, meta
-    merged = {f"members.{i}.{k}": v for i, s in enumerate(states) for k, v in s.items()}
-    model = {**config["model"], "members": len(states)}
-    if mixed:
-        model["member_resolutions"] = sides
-        config = {**config, "data": {**config["data"], "resolution": max(sides)}}
-    if gate is not None:
-        model["member_gate"] = gate
-    return {**config, "model": model}, merged, meta
+    return sides
+
+
+def _averaged(states: list[dict[str, Any]]) -> dict[str, Any]:
+    """The mean of the members' floating-point weights (integer buffers from the first)."""
+    import torch
+
+    return {
+        k: torch.stack([s[k].float() for s in states]).mean(0) if v.is_floating_point() else v
+        for k, v in states[0].items()
+    }
 
 
 def bundle_from_checkpoint(
@@ -93,7 +98,7 @@ def bundle_from_checkpoint(
     overrides the threshold, TTA and post-processing."""
     sources = checkpoint if isinstance(checkpoint, list) else [checkpoint]
     config, state, source_meta = combine_models(sources, combine, gate)
-    config = {**config, "inference": {**config.get("inference", {}), **(inference or {})}}
+    config = {**config, "inference": {**config["inference"], **(inference or {})}}
     return save_bundle(config, state, {**source_meta, **meta}, out)
 
 
