@@ -23,8 +23,8 @@ demo: $(STAMP)
 # pyproject.toml), no function of cyclomatic complexity above 20 (radon rank D or worse) and
 # no dead code (vulture at 80% confidence).
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 	$(BIN)/lint-imports
 	@complex="$$($(BIN)/radon cc --min D --show-complexity src)"; \
 	  if [ -n "$$complex" ]; then echo "radon: functions of rank D or worse:"; \
@@ -32,8 +32,8 @@ lint: $(STAMP)
 	$(BIN)/vulture src --min-confidence 80
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks tools
+	$(BIN)/ruff check --fix src tests benchmarks tools
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
@@ -41,58 +41,29 @@ test: $(STAMP) lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
-# Retrain the shipped model (MODEL_CARD.md): the v2 recipe's five cosine cycles chained by
-# --init-weights (one `brainseg train` with five --config; after an interruption:
-# TRAIN_ARGS=--resume) on all 80 patients (splits/lgg_v2_final.json, a final-fit split);
-# then SECOND_STAGE, a second stage 5 at 256 px from the same stage 4; then the two last
-# checkpoints bundled as one ensemble whose 256-px member runs only on slices where the
-# 128-px one reaches GATE (brainseg bundle --gate), and its INT8 export, as package data.
-# Time: see MODEL_CARD.md (2 CPU cores with AVX-512 bf16; about 4x longer in fp32 without
-# it). SECOND_STAGE= (empty) bundles the recipe's last stage alone, as v2.0 and v1.2 were.
-# With more patients, first write a new final-fit split:
-#   brainseg split DATA --out splits/NEW.json --seed 42 --final-fit
-# v1.2's four-stage recipe on its 54 patients: RECIPE=lgg SPLIT=splits/lgg_seed42_final.json
-# SECOND_STAGE=
+# Retrain the shipped model (MODEL_CARD.md) from its recipe (recipes/lgg_v2.1.yaml: the stages,
+# the members, the gate, the post-processing, name, version and final-fit split), then bundle
+# it and export its INT8 file as package data. Rerun the same command after an interruption:
+# every run continues where it stopped. Time: see MODEL_CARD.md.
 DATA ?= ../shared/data/lgg/kaggle_3m
-SPLIT ?= splits/lgg_v2_final.json
 RUNS ?= runs
-VERSION ?= dev
-# The recipe's stage configs: configs/$(RECIPE).yaml, then configs/$(RECIPE)_stage<n>.yaml
-# (one digit: variants screened as a stage, such as lgg_v2_stage5_256.yaml, are not stages)
-RECIPE ?= lgg_v2
-stages_of = configs/$(1).yaml $(sort $(wildcard configs/$(1)_stage[0-9].yaml))
-STAGES = $(call stages_of,$(RECIPE))
-LAST_STAGE = $(RUNS)/$(RECIPE)/stage$(words $(STAGES))/last.ckpt
-STAGE_BEFORE_LAST = $(RUNS)/$(RECIPE)/stage$(words $(wordlist 2,99,$(STAGES)))/last.ckpt
-SECOND_STAGE ?= configs/lgg_v2_stage5_256_long.yaml
-SECOND_RUN = $(RUNS)/$(RECIPE)_second
-GATE ?= 0.01
-# --resume only where the second run has a checkpoint to resume from
-SECOND_ARGS = $(if $(wildcard $(SECOND_RUN)/last.ckpt),$(TRAIN_ARGS),$(filter-out --resume,$(TRAIN_ARGS)))
-MEMBERS = $(LAST_STAGE) $(if $(SECOND_STAGE),$(SECOND_RUN)/last.ckpt --gate $(GATE))
-
+RECIPE ?= recipes/lgg_v2.1.yaml
+RECIPE_RUN = $(RUNS)/$(basename $(notdir $(RECIPE)))
+SHIPPED = src/brainseg/weights/brainseg_lgg
 TRAIN_ARGS ?=
 retrain-lgg: $(STAMP)
-	$(BIN)/brainseg train --data $(DATA) --out $(RUNS)/$(RECIPE) --split $(SPLIT) $(TRAIN_ARGS) \
-		$(addprefix --config ,$(STAGES))
-	$(if $(SECOND_STAGE),$(BIN)/brainseg train --data $(DATA) --out $(SECOND_RUN) \
-		--split $(SPLIT) $(SECOND_ARGS) --init-weights $(STAGE_BEFORE_LAST) \
-		--config $(SECOND_STAGE))
-	$(BIN)/brainseg bundle $(MEMBERS) --out src/brainseg/weights/brainseg_lgg.pt \
-		--postprocess small+rel:25 --name brainseg-lgg-unet16 --version $(VERSION)
-	$(BIN)/brainseg export --onnx src/brainseg/weights/brainseg_lgg.int8.onnx --int8 \
-		--calibration $(DATA) --split $(SPLIT)
-	@echo "Now put version $(VERSION) and these sha256 in MODEL_CARD.md (and its copy in src/brainseg/weights):"
-	@sha256sum src/brainseg/weights/brainseg_lgg*
+	$(BIN)/brainseg train --recipe $(RECIPE) --data $(DATA) --out $(RECIPE_RUN) $(TRAIN_ARGS)
+	$(BIN)/brainseg bundle --recipe $(RECIPE) --runs $(RECIPE_RUN) --out $(SHIPPED).pt
+	$(BIN)/brainseg export --onnx $(SHIPPED).int8.onnx --int8 --data $(DATA) --recipe $(RECIPE)
+	@echo "Now put the recipe's version and these sha256 in MODEL_CARD.md (and its copy in src/brainseg/weights):"
+	@sha256sum $(SHIPPED)*
 
-# 5-fold cross-validation of the v2 recipe over every patient of DATA (docs/cross-validation.md);
-# rerun with CV_ARGS=--resume after an interruption.
-CV_RECIPE ?= lgg_v2
-CV_OUT ?= $(RUNS)/cv_$(CV_RECIPE)
+# 5-fold cross-validation of the recipe's stages over every patient of DATA
+# (docs/cross-validation.md); the same command continues after an interruption.
+CV_OUT ?= $(RUNS)/cv_$(basename $(notdir $(RECIPE)))
 CV_ARGS ?=
 cv-lgg: $(STAMP)
-	$(BIN)/brainseg cv $(DATA) --out $(CV_OUT) --folds 5 $(CV_ARGS) \
-		$(addprefix --config ,$(call stages_of,$(CV_RECIPE)))
+	$(BIN)/brainseg cv run --recipe $(RECIPE) --data $(DATA) --out $(CV_OUT) --folds 5 --resume $(CV_ARGS)
 
 clean:
 	rm -rf demo_out bench_out .pytest_cache .ruff_cache

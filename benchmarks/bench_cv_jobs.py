@@ -33,7 +33,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 wall, _, _ = run_measured(
                     BRAINSEG
-                    + ["cv", str(data), "--out", str(Path(tmp) / "cv"), *folds]
+                    + ["cv", "run", "--data", str(data), "--out", str(Path(tmp) / "cv"), *folds]
                     + ["--epochs", str(args.epochs), "--jobs", str(jobs)]
                     + ["--set", f"train.max_train_batches={args.batches}"]
                 )

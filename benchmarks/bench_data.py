@@ -14,7 +14,7 @@ import torch
 from common import OUT, median_of, need_real_data, save
 from torch.utils.data import DataLoader, WeightedRandomSampler
 
-from brainseg.config import DEFAULT_CONFIG
+from brainseg.config import Config
 from brainseg.data.dataset import SliceDataset
 from brainseg.data.transforms import augment_batch
 from brainseg.data.volumes import load_volumes
@@ -25,9 +25,9 @@ def main(batches: int = 40, repeat: int = 3) -> None:
     start = time.perf_counter()
     volumes, _ = load_volumes(data)
     decode_s = time.perf_counter() - start
-    cfg = DEFAULT_CONFIG
-    dataset = SliceDataset(volumes, cfg["data"]["normalization"], cfg["data"]["resolution"])
-    weights = dataset.sample_weights(cfg["data"]["oversample_tumor"])
+    cfg = Config()
+    dataset = SliceDataset(volumes, cfg.data)
+    weights = dataset.sample_weights(cfg.data.oversample_tumor)
     rates = []
     for _ in range(repeat):
         loader = DataLoader(
@@ -40,7 +40,7 @@ def main(batches: int = 40, repeat: int = 3) -> None:
         seen = 0
         for batch in loader:
             x = batch["image"].float() * batch["scale"][:, :, None, None]
-            x, y = augment_batch(x, batch["mask"].float(), cfg["augment"])
+            x, y = augment_batch(x, batch["mask"].float(), cfg.augment)
             seen += x.shape[0]
         rates.append(seen / (time.perf_counter() - start))
     train = OUT / "train.json"

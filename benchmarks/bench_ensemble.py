@@ -70,7 +70,7 @@ def main() -> None:
         run_measured(
             BRAINSEG
             + ["export", "--onnx", str(onnx), "--int8", "--model", str(ensemble)]
-            + ["--calibration", str(data), "--split", str(split)]
+            + ["--data", str(data), "--split", str(split)]
         )
         commands = {
             "single_int8": BRAINSEG + ["predict", *map(str, folders), "--out", f"{tmp}/s"],

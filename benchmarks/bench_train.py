@@ -1,7 +1,7 @@
 """Training throughput: the project's path against a plain baseline, in one run.
 
 Baseline (written here, on purpose plain): the same U-Net architecture, fp32, NCHW, eager,
-batch 16 at 256x256, Adam and the seed's Dice loss, on random tensors (so it pays nothing for
+batch 16 at 256x256, Adam and the plain Dice loss, on random tensors (so it pays nothing for
 data). The project's path is a real ``brainseg train`` run on ../shared with the default
 config; its ``timing.json`` gives img/s for the training phase, data and augmentation
 included. Also measured here: the GEMM peaks, FLOPs per image (torch's FlopCounterMode) and
@@ -20,7 +20,7 @@ import torch
 import yaml
 from common import BRAINSEG, median_of, need_real_data, run_measured, save
 
-from brainseg.config import DEFAULT_CONFIG
+from brainseg.config import Config
 from brainseg.models import UNet
 
 
@@ -35,18 +35,18 @@ def gemm_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
     return 2 * n**3 / min(times) / 1e9
 
 
-def seed_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0):
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1.0):
     p = torch.sigmoid(logits)
     return 1 - (2 * (p * target).sum() + smooth) / (p.sum() + target.sum() + smooth)
 
 
 def step_times(forward, model: torch.nn.Module, x, y, steps: int, lr: float) -> list[float]:
-    """Seconds per plain training step (Adam, the seed's Dice loss) on fixed tensors."""
+    """Seconds per plain training step (Adam, the plain Dice loss) on fixed tensors."""
     optimizer = torch.optim.Adam(model.parameters(), lr)
     times = []
     for _ in range(steps):
         start = time.perf_counter()
-        loss = seed_dice_loss(forward(x), y)
+        loss = dice_loss(forward(x), y)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -63,43 +63,13 @@ def baseline_img_per_s(features: int, depth: int, size: int, steps: int, batch: 
     return batch / median_of(times[1:])  # the first step warms up the allocator
 
 
-def compile_vs_eager(features: int, depth: int, size: int, steps: int, batch: int = 16) -> dict:
-    """torch.compile against eager for the default training step (channels_last, fp32):
-    steady img/s of each, the compile time, and how many images it takes to pay it back."""
-
-    def run(compiled: bool) -> tuple[float, float]:
-        torch.manual_seed(0)
-        model = UNet(features=features, depth=depth, dropout=0.1).to(
-            memory_format=torch.channels_last
-        )
-        forward = torch.compile(model) if compiled else model
-        x = torch.rand(batch, 3, size, size).to(memory_format=torch.channels_last)
-        y = (torch.rand(batch, 1, size, size) > 0.9).float()
-        times = step_times(forward, model, x, y, steps + 2, 1e-3)
-        steady = median_of(times[2:])
-        return batch / steady, sum(times[:2]) - 2 * steady
-
-    eager, _ = run(False)
-    try:
-        compiled, warmup = run(True)
-    except Exception as exc:  # no compiler, unsupported op: report, do not fail the run
-        return {"eager_img_per_s": round(eager, 2), "compile_error": type(exc).__name__}
-    saved_per_image = 1 / eager - 1 / compiled
-    return {
-        "eager_img_per_s": round(eager, 2),
-        "compiled_img_per_s": round(compiled, 2),
-        "compile_seconds": round(warmup, 1),
-        "break_even_images": round(warmup / saved_per_image) if saved_per_image > 0 else None,
-    }
-
-
 def flops_per_image(features: int, depth: int, size: int) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
     model = UNet(features=features, depth=depth)
     x = torch.rand(2, 3, size, size)
     with FlopCounterMode(display=False) as counter:
-        seed_dice_loss(model(x), torch.zeros(2, 1, size, size)).backward()
+        dice_loss(model(x), torch.zeros(2, 1, size, size)).backward()
     return counter.get_total_flops() / 2
 
 
@@ -163,9 +133,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     data = need_real_data()
-    model_cfg = DEFAULT_CONFIG["model"]
-    f, d = model_cfg["features"], model_cfg["depth"]
-    default_res = DEFAULT_CONFIG["data"]["resolution"]
+    defaults = Config()
+    f, d = defaults.model.features, defaults.model.depth
+    default_res = defaults.data.resolution
     # bf16 GEMM is emulated (very slow) on CPUs without AVX-512 bf16/AMX: a smaller size
     # measures it without stalling the benchmark.
     peaks = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16, n=512)}
@@ -177,7 +147,6 @@ def main() -> None:
         else (project_default)
     )
     flops = {s: flops_per_image(f, d, s) for s in {256, default_res}}
-    compile_result = compile_vs_eager(f, d, default_res, steps=max(args.steps, 6))
     with tempfile.TemporaryDirectory() as tmp:
         big = scaled_dataset(data, 110, Path(tmp))
         rss_110 = project_run(big, default_res, 2, 1)["peak_rss_mib"]
@@ -201,7 +170,6 @@ def main() -> None:
             "train_peak_rss_mib_all_patients": round(project_default["peak_rss_mib"], 0),
             "train_peak_rss_mib_110_patients": round(rss_110, 0),
             "fraction_of_bf16_gemm_peak": round(achieved / peaks["bf16"], 3),
-            "torch_compile_default_step": compile_result,
         },
     )
 

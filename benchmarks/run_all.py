@@ -1,4 +1,5 @@
-"""``make bench``: every benchmark in one session, results in bench_out/*.json."""
+"""``make bench``: every benchmark in one session (each backs a figure in
+docs/performance.md), results in bench_out/*.json."""
 
 from __future__ import annotations
 
@@ -8,6 +9,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
-for script in ("bench_train.py", "bench_data.py", "bench_predict.py", "bench_service.py"):
+for script in sorted(p.name for p in HERE.glob("bench_*.py")):
     print(f"== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], check=True, cwd=HERE)

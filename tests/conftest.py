@@ -68,7 +68,7 @@ def tiny_bundle(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 4, "depth": 2}})
-    model = create_model(config["model"])
+    model = create_model(config.model)
     with torch.no_grad():  # bias the head so that some pixels come out positive
         model.head.bias.fill_(0.0)
     path = tmp_path_factory.mktemp("model") / "tiny.pt"

@@ -162,7 +162,7 @@ def test_inspect_survives_a_folder_of_junk(fuzz_folder, tmp_path, capsys):
             if path.suffix == ".png"
             else _tif(np.zeros((64, 64), np.uint8))
         )
-    code = main(["inspect", str(tmp_path / "data")])
+    code = main(["inspect", "--data", str(tmp_path / "data")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert all(": " in line for line in err.strip().splitlines())

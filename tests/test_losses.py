@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from brainseg.config import LossConfig, validate_config
 from brainseg.errors import BrainsegError
 from brainseg.losses import create_loss
 
@@ -12,7 +13,7 @@ BIG = 50.0  # sigmoid(50) == 1 in float32
 
 
 def _dice(name="dice", smooth=1.0):
-    return create_loss({"name": name, "smooth": smooth})
+    return create_loss(LossConfig(name=name, smooth=smooth))
 
 
 def test_perfect_prediction_scores_zero():
@@ -60,28 +61,5 @@ def test_dice_bce_adds_bce():
 
 
 def test_unknown_loss():
-    with pytest.raises(BrainsegError):
-        create_loss({"name": "focal"})
-
-
-def test_dice_per_slice_averages_slices():
-    # per slice: slice 1 perfect, 1 - (4+1)/(4+1) = 0; slice 2: 1 - (0 + 1) / (0 + 2 + 1)
-    # = 2/3; mean 1/3 (pooled it is 2/7)
-    logits, target = _one_right_one_wrong()
-    loss = create_loss({"name": "dice", "smooth": 1.0, "dice_per_slice": True})
-    assert float(loss(logits, target)) == pytest.approx(1 / 3, rel=1e-5)
-
-
-def test_dice_per_slice_weighs_a_small_lesion_like_a_large_one():
-    # a 1-px lesion missed next to a 16-px lesion found: pooled barely notices it
-    target = torch.zeros(2, 1, 4, 4)
-    target[0] = 1
-    target[1, 0, 0, 0] = 1
-    logits = torch.where(target > 0, BIG, -BIG)
-    logits[1, 0, 0, 0] = -BIG
-    pooled = float(create_loss({"name": "dice", "smooth": 1.0})(logits, target))
-    per_slice = float(
-        create_loss({"name": "dice", "smooth": 1.0, "dice_per_slice": True})(logits, target)
-    )
-    assert pooled == pytest.approx(1 - 33 / 34, rel=1e-5)
-    assert per_slice == pytest.approx((0 + (1 - 1 / 2)) / 2, rel=1e-5)
+    with pytest.raises(BrainsegError, match="loss.name"):
+        validate_config({"loss": {"name": "focal"}})

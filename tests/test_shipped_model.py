@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_bundle_is_small_and_complete():
     assert SHIPPED_MODEL.exists() and SHIPPED_MODEL.stat().st_size < 10 * 1024 * 1024
     config, state, meta = load_model_file(None)
-    assert config["data"]["normalization"] == "volume"
-    assert config["inference"]["postprocess"] == "small+rel:25"
+    assert config.data.normalization == "volume"
+    assert config.inference.postprocess == "small+rel:25"
     assert meta["name"] == "brainseg-lgg-unet16"
     # fp16 weights; batch-norm statistics fp32 (fp16 overflows past 65504); nothing non-finite
     for name, tensor in state.items():

@@ -17,7 +17,7 @@ from collections.abc import Callable
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from brainseg import __version__, commands
-from brainseg.errors import BrainsegError, DataProblemsError
+from brainseg.errors import INTERNAL_ERROR, BrainsegError, DataProblemsError
 from brainseg.logs import setup_logging
 
 
@@ -41,6 +41,98 @@ def _inference_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _data(p: argparse.ArgumentParser, text: str = "dataset folder (Kaggle LGG layout)") -> None:
+    """The dataset, given the same way on every command that reads one."""
+    p.add_argument("--data", required=True, metavar="DATA", help=text)
+
+
+def _set_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config key (in every stage), e.g. augment.skull_strip=0.5",
+    )
+
+
+def _cv_parsers(add: Callable) -> None:
+    """``brainseg cv run | report | compare | ensemble``."""
+    cv = add(
+        "cv", None, "Cross-validate a recipe by patient-disjoint folds (docs/cross-validation.md)."
+    )
+    sub = cv.add_subparsers(dest="cv_command", metavar="ACTION", required=True)
+
+    def action(name: str, handler: Callable, text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = action(
+        "run", commands.cmd_cv_run, "Train every fold, then write the pooled out-of-fold report."
+    )
+    p.add_argument("--data", metavar="DATA", help="dataset folder (default on --resume: cv.yaml's)")
+    p.add_argument("--out", required=True, help="cross-validation folder")
+    stages = p.add_mutually_exclusive_group()
+    stages.add_argument("--recipe", help="recipe YAML whose stages each fold trains")
+    stages.add_argument(
+        "--config", action="append", help="YAML config of a stage; repeat for chained stages"
+    )
+    p.add_argument("--folds", type=int, help="number of folds (default 5)")
+    p.add_argument("--fold", type=int, action="append", help="run only this fold (repeatable)")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="train this many folds at once, each in its own process on its share of the "
+        "cores (and its own GPU where there are several); logs in OUT/fold<k>/cv.log",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an existing --out (with nothing to resume yet, start from the beginning)",
+    )
+    p.add_argument("--seed", type=int, help="seed of the fold assignment (default 42)")
+    _set_option(p)
+    p.add_argument(
+        "--reuse",
+        metavar="OLD",
+        help="take the leading stages that the cross-validation OLD trained with the same "
+        "configuration and folds from there (hard links); train only the rest",
+    )
+
+    p = action("report", commands.cmd_cv_report, "Rewrite a cross-validation's report.")
+    p.add_argument("out", metavar="OUT", help="cross-validation folder")
+    p.add_argument(
+        "--stage",
+        type=int,
+        help="score the weights after stage N instead of the last (OUT/report_stage<N>)",
+    )
+
+    p = action(
+        "compare",
+        commands.cmd_cv_compare,
+        "Compare two cross-validations patient by patient (paired difference, bootstrap CI).",
+    )
+    p.add_argument("base", help="cross-validation folder (or its report/) to compare against")
+    p.add_argument("other", help="cross-validation folder with the change")
+    p.add_argument("--out", help="also write the Markdown comparison to this file")
+
+    p = action(
+        "ensemble",
+        commands.cmd_cv_ensemble,
+        "Score the mean of several cross-validations' out-of-fold probabilities (same folds).",
+    )
+    p.add_argument("members", nargs="+", help="cross-validation folders (two or more)")
+    p.add_argument("--out", required=True, help="folder for the ensemble's OOF data and report")
+    p.add_argument("--data", metavar="DATA", help="dataset folder (default: the first member's)")
+    p.add_argument(
+        "--gate",
+        type=float,
+        help="score 'brainseg bundle --gate': the others count only on slices where the "
+        "first member's probability reaches this",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brainseg",
@@ -54,9 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+    def add(name: str, handler: Callable | None, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(handler=handler)
+        if handler is not None:
+            p.set_defaults(handler=handler)
         return p
 
     p = add(
@@ -64,12 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         commands.cmd_inspect,
         "Summarise and validate a dataset in the Kaggle LGG layout.",
     )
-    p.add_argument("data", help="dataset folder: DIR/<patient>/<patient>_<n>.tif + _mask.tif")
+    _data(p, "dataset folder: DIR/<patient>/<patient>_<n>.tif + _mask.tif")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--figures", metavar="OUT", help="write data-exploration PNGs into OUT")
 
     p = add("split", commands.cmd_split, "Write a train/val/test split (by patient unless told).")
-    p.add_argument("data", help="dataset folder")
+    _data(p)
     p.add_argument("--out", required=True, help="split JSON file to write")
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--test", type=float, default=0.1, help="test fraction (default 0.1)")
@@ -101,97 +194,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = add(
         "train", commands.cmd_train, "Train a U-Net; checkpoints, history and config go to --out."
     )
-    p.add_argument("--data", required=True, help="dataset folder")
+    _data(p)
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument(
+    recipe = p.add_mutually_exclusive_group()
+    recipe.add_argument(
+        "--recipe",
+        help="recipe YAML (recipes/): its stages into OUT/stage<n>, each from the last one's "
+        "weights, and its further members into OUT/member<k>",
+    )
+    recipe.add_argument(
         "--config",
         action="append",
-        help="YAML config (defaults: brainseg.config.DEFAULT_CONFIG); repeat it for a recipe "
-        "of chained stages, trained into OUT/stage<n>, each from the last one's weights",
+        help="YAML config (default: brainseg.config's defaults); repeat it for chained stages",
     )
-    p.add_argument("--split", help="split JSON to use (default: make one from the config seed)")
+    p.add_argument("--split", help="split JSON (default: the recipe's, or one made by the seed)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
-    p.add_argument("--resume", action="store_true", help="continue from RUN/last.ckpt")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from RUN/last.ckpt (with nothing to resume yet, start from the beginning)",
+    )
     p.add_argument("--init-weights", help="start from these weights (.pt bundle or .ckpt)")
     p.add_argument("--accelerator", choices=["auto", "cpu", "gpu"])
     p.add_argument("--devices", type=int, help="processes/GPUs per node")
     p.add_argument("--strategy", choices=["auto", "ddp"])
     p.add_argument("--precision", help="auto, 32-true, bf16-mixed or 16-mixed")
+    _set_option(p)
 
-    p = add(
-        "cv",
-        commands.cmd_cv,
-        "Cross-validate a recipe: one model per patient-disjoint fold, pooled out-of-fold report.",
-    )
-    p.add_argument("data", help="dataset folder")
-    p.add_argument("--out", required=True, help="cross-validation folder")
-    p.add_argument("--folds", type=int, help="number of folds (default 5)")
-    p.add_argument(
-        "--config",
-        action="append",
-        help="YAML config of a stage; repeat for chained stages (each starts from the last)",
-    )
-    p.add_argument("--fold", type=int, action="append", help="run only this fold (repeatable)")
-    p.add_argument(
-        "--jobs",
-        type=int,
-        default=1,
-        help="train this many folds at once, each in its own process on its share of the "
-        "cores (and its own GPU where there are several); logs in OUT/fold<k>/cv.log",
-    )
-    p.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)  # --jobs' folds
-    p.add_argument("--resume", action="store_true", help="continue an existing --out")
-    p.add_argument("--seed", type=int, help="seed of the fold assignment (default 42)")
-    p.add_argument("--epochs", type=int, help="override every stage's epochs (smoke tests)")
-    p.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a config key in every stage, e.g. data.context=1 (a lever to test)",
-    )
-    p.add_argument("--report-only", action="store_true", help="only rewrite OUT/report")
-    p.add_argument(
-        "--stage",
-        type=int,
-        help="train nothing: score the weights after stage N into OUT/report_stage<N>",
-    )
-    p.add_argument(
-        "--reuse",
-        metavar="OLD",
-        help="take the leading stages that the cross-validation OLD trained with the same "
-        "configuration and folds from there (hard links); train only the rest",
-    )
-
-    p = add(
-        "cv-compare",
-        commands.cmd_cv_compare,
-        "Compare two cross-validations patient by patient (paired difference, bootstrap CI).",
-    )
-    p.add_argument("base", help="cross-validation folder (or its report/) to compare against")
-    p.add_argument("other", help="cross-validation folder with the change")
-    p.add_argument("--out", help="also write the Markdown comparison to this file")
-
-    p = add(
-        "cv-ensemble",
-        commands.cmd_cv_ensemble,
-        "Score the mean of several cross-validations' out-of-fold probabilities (same folds).",
-    )
-    p.add_argument("members", nargs="+", help="cross-validation folders (two or more)")
-    p.add_argument("--out", required=True, help="folder for the ensemble's OOF data and report")
-    p.add_argument("--data", help="dataset folder (default: the first member's, from cv.yaml)")
-    p.add_argument(
-        "--gate",
-        type=float,
-        help="score 'brainseg bundle --gate': the others count only on slices where the "
-        "first member's probability reaches this",
-    )
+    _cv_parsers(add)
 
     p = add(
         "evaluate", commands.cmd_evaluate, "Score a model or existing masks per slice and patient."
     )
-    p.add_argument("--data", required=True, help="dataset folder with ground-truth masks")
+    _data(p, "dataset folder with ground-truth masks")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--model", help="checkpoint/bundle/ONNX (default: the shipped model)")
     source.add_argument(
@@ -254,8 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--int8", action="store_true", help="static INT8 quantization (needs --calibration)"
     )
-    p.add_argument("--calibration", metavar="DATA_DIR", help="dataset to calibrate INT8 on")
-    p.add_argument("--split", help="split JSON: calibrate on its training patients only")
+    p.add_argument("--data", metavar="DATA", help="with --int8: the dataset to calibrate on")
+    split = p.add_mutually_exclusive_group()
+    split.add_argument("--split", help="split JSON: calibrate on its training patients only")
+    split.add_argument("--recipe", help="calibrate on the training patients of its split")
 
     p = add(
         "demo",
@@ -275,8 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
         "with its inference settings (what brainseg ships).",
     )
     p.add_argument(
-        "checkpoint", nargs="+", help="RUN/best.ckpt, RUN/last.ckpt or a bundle; several combine"
+        "checkpoint", nargs="*", help="RUN/best.ckpt, RUN/last.ckpt or a bundle; several combine"
     )
+    p.add_argument(
+        "--recipe",
+        help="bundle a run of this recipe (--runs): its members, gate, post-processing, name "
+        "and version",
+    )
+    p.add_argument("--runs", help="with --recipe: the run folder 'brainseg train --recipe' made")
     p.add_argument("--out", required=True, help="bundle file to write (.pt)")
     p.add_argument(
         "--combine",
@@ -306,9 +351,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-INTERNAL_ERROR = "internal error in brainseg; please report it with the traceback"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -331,8 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # a defect in brainseg, not bad input: say so, log the traceback
-        hint = "" if verbose else " (run with --verbose for the traceback)"
-        print(f"brainseg {args.command}: {INTERNAL_ERROR}{hint}", file=sys.stderr)
+        print(f"brainseg {args.command}: {INTERNAL_ERROR}", file=sys.stderr)
         logging.getLogger("brainseg").error("%s: %s", type(exc).__name__, exc, exc_info=True)
         return 1
 

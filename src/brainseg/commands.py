@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from brainseg.errors import BrainsegError, DataProblemsError
@@ -69,6 +70,9 @@ def _given(**values: object) -> dict:
 
 
 def _train_overrides(args: argparse.Namespace) -> dict:
+    """The config overrides of ``train``'s flags, then of its ``--set KEY=VALUE``."""
+    from brainseg.config import deep_merge
+
     train = _given(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -79,12 +83,18 @@ def _train_overrides(args: argparse.Namespace) -> dict:
         precision=args.precision,
         init_weights=args.init_weights,
     )
-    return {"train": train} if train else {}
+    return deep_merge({"train": train} if train else {}, parse_overrides(args.set or []))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from brainseg.training.run import train
 
+    if args.recipe:
+        from brainseg.training.stages import train_recipe
+
+        runs = train_recipe(args.data, args.out, args.recipe, args.split, _train_overrides(args))
+        print(f"{args.out}: done; the recipe's members are in {', '.join(map(str, runs))}")
+        return 0
     configs = args.config or [None]
     if len(configs) > 1:
         from brainseg.training.stages import train_stages
@@ -99,14 +109,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if metrics:
         print(
-            f"{args.out}: done; last epoch val per-patient Dice "
-            f"{metrics.get('val_dice_patient', float('nan')):.4f}"
+            f"{args.out}: done; last epoch val per-patient Dice {metrics['val_dice_patient']:.4f}"
         )
     return 0
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """``["data.context=1", ...]`` -> ``{"data": {"context": 1}}``; values are YAML."""
+    """``["train.lr=5e-4", ...]`` -> ``{"train": {"lr": 0.0005}}``; values are YAML."""
     import yaml
 
     from brainseg.config import deep_merge
@@ -115,7 +124,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip() or "" in key.split("."):
-            raise BrainsegError(f"--set {pair}: expected KEY=VALUE, e.g. data.context=1")
+            raise BrainsegError(f"--set {pair}: expected KEY=VALUE, e.g. augment.skull_strip=0.5")
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
@@ -126,33 +135,34 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def cmd_cv(args: argparse.Namespace) -> int:
-    from brainseg.training.cv import cross_validate, report_cv
+def cmd_cv_run(args: argparse.Namespace) -> int:
+    from brainseg.training.cv import cross_validate
 
-    if args.report_only:
-        metrics = report_cv(args.data, args.out, args.stage)
-    else:
-        from brainseg.config import deep_merge
+    stages = args.config or []
+    if args.recipe:
+        from brainseg.recipe import load_recipe
 
-        overrides = parse_overrides(args.set or [])
-        if args.epochs:
-            overrides = deep_merge(overrides, {"train": {"epochs": args.epochs}})
-        metrics = cross_validate(
-            args.data,
-            args.out,
-            args.config or [],
-            args.folds,
-            args.fold,
-            args.resume,
-            args.seed,
-            overrides or None,
-            report=not args.no_report,
-            stage=args.stage,
-            reuse=args.reuse,
-            jobs=args.jobs,
-        )
-    if metrics is not None:
-        print_cv_summary(args.out, metrics)
+        stages = [str(path) for path in load_recipe(args.recipe).stage_configs]
+    metrics = cross_validate(
+        args.data,
+        args.out,
+        stages,
+        args.folds,
+        args.fold,
+        args.resume,
+        args.seed,
+        parse_overrides(args.set) if args.set else None,
+        reuse=args.reuse,
+        jobs=args.jobs,
+    )
+    print_cv_summary(args.out, metrics)
+    return 0
+
+
+def cmd_cv_report(args: argparse.Namespace) -> int:
+    from brainseg.training.cv import report_cv
+
+    print_cv_summary(args.out, report_cv(args.out, args.stage))
     return 0
 
 
@@ -261,10 +271,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     from brainseg.data.volumes import calibration_volumes
     from brainseg.inference.quantize import export_int8
 
-    if not args.calibration:
-        raise BrainsegError("--int8 needs --calibration DATA_DIR (slices to calibrate on)")
-    train = load_split(args.split)["train"] if args.split else None
-    volumes = calibration_volumes(args.calibration, train)
+    if not args.data:
+        raise BrainsegError("--int8 needs --data DATA (a labelled dataset to calibrate on)")
+    split = args.split
+    if args.recipe:
+        from brainseg.recipe import load_recipe
+
+        split = load_recipe(args.recipe).split_path
+    train = load_split(split)["train"] if split else None
+    volumes = calibration_volumes(args.data, train)
     path, patients = export_int8(args.model, args.onnx, volumes)
     print(f"{path}: INT8 ONNX model written, calibrated on slices of {patients} patients")
     return 0
@@ -289,13 +304,21 @@ def cmd_bundle(args: argparse.Namespace) -> int:
 
     inference = _given(postprocess=args.postprocess, tta=args.tta or None, threshold=args.threshold)
     meta = {k: v for k, v in {"name": args.name, "version": args.model_version}.items() if v}
+    checkpoints, gate = args.checkpoint, args.gate
+    if args.recipe:
+        from brainseg.recipe import load_recipe
+
+        if checkpoints or not args.runs:
+            raise BrainsegError("--recipe bundles a run of it: give --runs RUN, no checkpoints")
+        recipe = load_recipe(args.recipe)
+        checkpoints = [run / "last.ckpt" for run in recipe.member_runs(Path(args.runs))]
+        gate = recipe.gate if gate is None else gate
+        inference = {"postprocess": recipe.postprocess, **inference}
+        meta = {"name": recipe.name, "version": recipe.version, **meta}
+    elif not checkpoints:
+        raise BrainsegError("nothing to bundle: give checkpoints, or --recipe R --runs RUN")
     path = bundle_from_checkpoint(
-        args.checkpoint,
-        args.out,
-        inference=inference,
-        combine=args.combine,
-        gate=args.gate,
-        **meta,
+        checkpoints, args.out, inference=inference, combine=args.combine, gate=gate, **meta
     )
     print(f"{path}: bundle written ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -2,9 +2,11 @@
 
 The config is typed: every value is checked (pydantic), so an unknown key, an unknown
 choice (``lr_decay: cosin``) or a wrong type gives one clear line naming the key instead of
-silently meaning something else. A recipe file may start with ``extends: base.yaml`` (a path
-relative to it) and set only what differs. The resolved, validated config is saved beside
-each run (``RUN/config.yaml``) so it can be repeated.
+silently meaning something else. The code reads the validated ``Config`` (frozen section
+objects, ``config.train.lr``), never a dict with defaults of its own. A config file may
+start with ``extends: base.yaml`` (a path relative to it) and set only what differs. The
+resolved, validated config is saved beside each run (``RUN/config.yaml``) so it can be
+repeated.
 """
 
 from __future__ import annotations
@@ -28,29 +30,26 @@ from brainseg.fileio import write_text
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """A config section: every key typed and checked, unknown keys refused, values frozen
+    (a changed config is a new object, ``model_copy(update=...)``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataConfig(_Section):
-    # "scale255" is the seed's /255; "volume" divides each channel by its per-volume 99th
+    # "scale255" divides by 255; "volume" divides each channel by its per-volume 99th
     # percentile inside the brain, which copes with dark volumes.
     normalization: Literal["scale255", "volume"] = "volume"
-    # Side length the model sees; predictions are resized back to the input size. 128 is
-    # chosen by measured time-to-Dice on 2 CPU cores (docs/performance.md).
+    # Side length the model sees; predictions are resized back to the input size
+    # (docs/performance.md says how it was chosen).
     resolution: int | None = Field(128, ge=16)
     # Probability that a training draw is a tumour-bearing slice (null: natural rate).
     oversample_tumor: float | None = Field(0.5, ge=0.0, le=1.0)
-    # How those tumour draws spread over the tumour slices: "uniform", "area" (in proportion
-    # to the lesion area) or "patient" (every patient's lesion drawn alike, small or large).
-    tumor_sampling: Literal["uniform", "area", "patient"] = "uniform"
-    # 2.5D: the FLAIR of this many neighbouring slices on each side is added as input
-    # channels after the three sequences (model.in_channels becomes 3 + 2 x context).
-    context: int = Field(0, ge=0, le=3)
     cache_dir: str | None = None
     # How a volume with geometry is put on the training frame (docs/own-scans.md): at the
     # frame's 0.9 mm pixels ("spacing", physical size kept), or so for a whole head but with
     # anything smaller, such as a skull-stripped brain, scaled to span what a Kaggle head
-    # spans ("extent": +0.03 mean Dice on skull-stripped inputs, the same with skull).
+    # spans ("extent").
     framing: Literal["spacing", "extent"] = "extent"
 
 
@@ -63,13 +62,12 @@ class ModelConfig(_Section):
     features: int = Field(16, ge=1)
     depth: int = Field(4, ge=1)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    in_channels: int = Field(3, ge=1)
     # members > 1: an ensemble averaging logits (made by 'brainseg bundle' from checkpoints)
     members: int = Field(1, ge=1)
     # An ensemble of members trained at different resolutions: each member's side length.
     # The ensemble takes data.resolution (the largest), gives each member its input
     # area-averaged to its own side and averages their probabilities at the largest.
-    member_resolutions: list[int] | None = None
+    member_resolutions: tuple[int, ...] | None = None
     # An ensemble whose other members run only on slices where the first member's
     # probability reaches this somewhere (see models.registry.Ensemble).
     member_gate: float | None = Field(None, gt=0.0, lt=0.5)
@@ -89,31 +87,19 @@ class ModelConfig(_Section):
 class LossConfig(_Section):
     name: Literal["dice", "dice_bce", "bce"] = "dice_bce"
     smooth: float = Field(1.0, ge=0.0)
-    # Dice per slice, averaged, instead of pooled over the batch: a small lesion then
-    # weighs as much as a large one.
-    dice_per_slice: bool = False
 
 
 class TrainConfig(_Section):
     epochs: int = Field(30, ge=1)
     batch_size: int = Field(16, ge=1)
     lr: float = Field(1.0e-3, ge=0.0)
-    lr_decay: Literal["none", "cosine", "step"] = "cosine"
-    lr_step_epochs: int = Field(10, ge=1)
-    lr_gamma: float = Field(0.5, gt=0.0)
-    weight_decay: float = Field(0.0, ge=0.0)
+    lr_decay: Literal["none", "cosine"] = "cosine"
     # "auto": bf16/16-mixed on GPUs; on CPUs 32-true, or where the CPU has native bf16 the
     # faster of 32-true and bf16-mixed for this model and batch, timed at the start of the run
     # (brainseg.training.precision). RUN/timing.json says which it was; to repeat a run on
     # another host in the same arithmetic, set that precision here.
-    precision: Literal[
-        "auto", "32", "32-true", "64", "64-true", "bf16-mixed", "bf16-true", "16-mixed"
-    ] = "auto"
+    precision: Literal["auto", "32-true", "bf16-mixed", "16-mixed"] = "auto"
     channels_last: bool = True
-    # torch.compile the training forward (true | false | "auto": only for runs of at least
-    # 10,000 images with a C++ compiler present). Off by default: on 2 CPU cores whole
-    # training runs measured 16.7 img/s compiled against 17.8 eager (docs/performance.md).
-    compile: bool | Literal["auto"] = False
     num_workers: int = Field(0, ge=0)
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     devices: int = Field(1, ge=1)
@@ -125,8 +111,8 @@ class TrainConfig(_Section):
 
 
 class AugmentConfig(_Section):
-    # The seed's ImageDataGenerator settings (Keras semantics: rotation and shear in degrees,
-    # shifts as fractions, zoom as [1 - z, 1 + z]), plus intensity jitter.
+    # Keras ImageDataGenerator semantics: rotation and shear in degrees, shifts as
+    # fractions, zoom as [1 - z, 1 + z]; plus intensity jitter.
     enabled: bool = True
     rotation_range: float = Field(0.2, ge=0.0)
     width_shift_range: float = Field(0.05, ge=0.0)
@@ -179,25 +165,21 @@ class Config(_Section):
     inference: InferenceConfig = InferenceConfig()
 
     @model_validator(mode="after")
-    def _channels_match_context(self) -> Config:
-        wanted = 3 + 2 * self.data.context
-        if self.model.in_channels == 3 and wanted != 3:
-            self.model.in_channels = wanted  # 3 is the default: follow data.context
-        elif self.model.in_channels != wanted:
-            raise ValueError(
-                f"model.in_channels {self.model.in_channels} does not match data.context "
-                f"{self.data.context} (3 sequences + 2 x context = {wanted})"
-            )
+    def _resolution_holds_every_member(self) -> Config:
         sides = self.model.member_resolutions
         if sides is not None and self.data.resolution != max(sides):
             raise ValueError(
                 f"data.resolution {self.data.resolution} must be the largest of "
-                f"model.member_resolutions {sides}"
+                f"model.member_resolutions {list(sides)}"
             )
         return self
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (YAML, JSON, checkpoints), with lists rather than tuples."""
+        return self.model_dump(mode="json")
 
-DEFAULT_CONFIG: dict[str, Any] = Config().model_dump()
+
+DEFAULT_CONFIG: dict[str, Any] = Config().to_dict()
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
@@ -211,11 +193,11 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def validate_config(raw: dict[str, Any], where: str = "config") -> dict[str, Any]:
-    """The full config (defaults filled in) as a plain dict; every problem is one line
+def validate_config(raw: dict[str, Any], where: str = "config") -> Config:
+    """The full, typed config (defaults filled in); every problem is one line
     ``where: key: what is wrong``, raised together as one ``BrainsegError``."""
     try:
-        return Config.model_validate(raw).model_dump()
+        return Config.model_validate(raw)
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
@@ -251,7 +233,7 @@ def read_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str
     return deep_merge(parent, loaded)
 
 
-def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> dict:
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
     """Defaults, then the YAML file (and what it extends), then the overrides, validated."""
     raw = read_config_file(path) if path is not None else {}
     if overrides:
@@ -259,5 +241,6 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     return validate_config(raw, str(path) if path is not None else "config")
 
 
-def save_config(config: dict[str, Any], path: str | Path) -> None:
-    write_text(path, yaml.safe_dump(config, sort_keys=False))
+def save_config(config: Config, path: str | Path) -> None:
+    """The full config as YAML: what a run saves beside its outputs, to be repeated from."""
+    write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

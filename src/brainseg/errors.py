@@ -15,6 +15,10 @@ class Problem(NamedTuple):
         return f"{self.file}: {self.reason}"
 
 
+# What the user sees of a defect in brainseg itself (its traceback goes to the log)
+INTERNAL_ERROR = "internal error in brainseg, please report it (details: --verbose)"
+
+
 class BrainsegError(Exception):
     """A user-facing problem: the message names the file and says what is wrong."""
 

@@ -1,25 +1,18 @@
 """Segmentation losses on logits, built from MONAI where it fits.
 
-- ``dice``: the seed's Dice-coefficient loss,
+- ``dice``: the Dice-coefficient loss of Buda et al.'s LGG U-Net,
   ``1 - (2 * sum(y * p) + smooth) / (sum(y) + sum(p) + smooth)`` over the whole batch, where
   ``p = sigmoid(logits)``. An all-empty batch with an all-empty prediction scores loss 0.
 - ``dice_bce``: that Dice loss plus binary cross-entropy (pixel-wise, stable on empty slices).
 - ``bce``: binary cross-entropy alone.
-
-With ``dice_per_slice``, the Dice term is computed per slice and averaged, so that a small
-lesion counts as much as a large one (a lever for small lesions; pooled is the default).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from brainseg.errors import BrainsegError
-
-LOSSES = ("dice", "dice_bce", "bce")
+from brainseg.config import LossConfig
 
 
 class DiceBCELoss(nn.Module):
@@ -28,14 +21,12 @@ class DiceBCELoss(nn.Module):
         smooth: float = 1.0,
         dice_weight: float = 1.0,
         bce_weight: float = 1.0,
-        per_slice: bool = False,
     ):
         super().__init__()
         from monai.losses import DiceLoss
 
-        # batch=True pools the whole batch, exactly the seed's formula; per slice, each
-        # slice's Dice loss is averaged (MONAI's batch=False with reduction "mean").
-        self.dice = DiceLoss(sigmoid=True, batch=not per_slice, smooth_nr=smooth, smooth_dr=smooth)
+        # batch=True pools the whole batch: the Dice-coefficient loss above
+        self.dice = DiceLoss(sigmoid=True, batch=True, smooth_nr=smooth, smooth_dr=smooth)
         self.bce = nn.BCEWithLogitsLoss()
         self.dice_weight, self.bce_weight = dice_weight, bce_weight
 
@@ -49,13 +40,7 @@ class DiceBCELoss(nn.Module):
         return loss
 
 
-def create_loss(loss_cfg: dict[str, Any]) -> nn.Module:
-    name, smooth = loss_cfg["name"], float(loss_cfg.get("smooth", 1.0))
-    per_slice = bool(loss_cfg.get("dice_per_slice", False))
-    if name == "dice":
-        return DiceBCELoss(smooth, 1.0, 0.0, per_slice)
-    if name == "dice_bce":
-        return DiceBCELoss(smooth, 1.0, 1.0, per_slice)
-    if name == "bce":
-        return DiceBCELoss(smooth, 0.0, 1.0)
-    raise BrainsegError(f"loss.name must be one of {LOSSES}, not '{name}'")
+def create_loss(loss_cfg: LossConfig) -> nn.Module:
+    """The loss a config's ``loss`` section names."""
+    weights = {"dice": (1.0, 0.0), "dice_bce": (1.0, 1.0), "bce": (0.0, 1.0)}[loss_cfg.name]
+    return DiceBCELoss(loss_cfg.smooth, *weights)

@@ -57,18 +57,23 @@ def test_too_few_patients_is_a_clear_error():
 
 def test_cli_split_byte_identical_and_slice_warning(synth_root, tmp_path, capsys):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    assert main(["split", str(synth_root), "--out", str(a), "--seed", "5"]) == 0
-    assert main(["split", str(synth_root), "--out", str(b), "--seed", "5"]) == 0
+    assert main(["split", "--data", str(synth_root), "--out", str(a), "--seed", "5"]) == 0
+    assert main(["split", "--data", str(synth_root), "--out", str(b), "--seed", "5"]) == 0
     assert a.read_bytes() == b.read_bytes()
     assert json.loads(a.read_text())["by"] == "patient"
-    assert main(["split", str(synth_root), "--out", str(a), "--by", "slice"]) == 0
+    assert main(["split", "--data", str(synth_root), "--out", str(a), "--by", "slice"]) == 0
     assert "slice-level split" in capsys.readouterr().err
 
 
 def test_cli_final_fit_split_has_the_same_test_patients(synth_root, tmp_path, capsys):
     plain, refit = tmp_path / "plain.json", tmp_path / "refit.json"
-    assert main(["split", str(synth_root), "--out", str(plain), "--seed", "5"]) == 0
-    assert main(["split", str(synth_root), "--out", str(refit), "--seed", "5", "--final-fit"]) == 0
+    assert main(["split", "--data", str(synth_root), "--out", str(plain), "--seed", "5"]) == 0
+    assert (
+        main(
+            ["split", "--data", str(synth_root), "--out", str(refit), "--seed", "5", "--final-fit"]
+        )
+        == 0
+    )
     a, b = json.loads(plain.read_text()), json.loads(refit.read_text())
     assert b["test"] == a["test"] and b["train"] == sorted(a["train"] + a["val"])
     assert "final fit" in capsys.readouterr().out

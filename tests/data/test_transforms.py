@@ -1,12 +1,11 @@
 import torch
 
-from brainseg.config import DEFAULT_CONFIG
+from brainseg.config import AugmentConfig, DataConfig
 from brainseg.data.dataset import SliceDataset
 from brainseg.data.transforms import augment_batch
 from brainseg.data.volumes import load_volumes
 
 STRONG = {
-    **DEFAULT_CONFIG["augment"],
     "rotation_range": 30.0,
     "shear_range": 10.0,
     "zoom_range": 0.2,
@@ -20,7 +19,7 @@ def test_masks_stay_binary_and_aligned_with_images():
     masks = torch.zeros(8, 1, 64, 64)
     masks[:, :, 20:40, 10:30] = 1
     images = masks.repeat(1, 3, 1, 1) * 0.8  # the image is the mask, so they must agree
-    cfg = {**STRONG, "intensity_scale": 0.0, "gamma_range": 0.0}
+    cfg = AugmentConfig(**STRONG, intensity_scale=0.0, gamma_range=0.0)
     out_images, out_masks = augment_batch(images, masks, cfg, g)
     assert set(out_masks.unique().tolist()) <= {0.0, 1.0}
     agree = ((out_images[:, :1] > 0.4) == (out_masks > 0.5)).float().mean()
@@ -28,10 +27,10 @@ def test_masks_stay_binary_and_aligned_with_images():
     assert not torch.equal(out_masks, masks)  # something did move
 
 
-def _still(horizontal_flip: bool) -> dict:
+def _still(horizontal_flip: bool) -> AugmentConfig:
     """Every range zero: only the flip (if asked) may change anything."""
-    cfg = {k: 0.0 for k in DEFAULT_CONFIG["augment"] if k.endswith(("range", "scale"))}
-    return {**cfg, "horizontal_flip": horizontal_flip, "fill_mode": "nearest"}
+    zero = {k: 0.0 for k in AugmentConfig.model_fields if k.endswith(("range", "scale"))}
+    return AugmentConfig(**zero, horizontal_flip=horizontal_flip, fill_mode="nearest")
 
 
 def test_identity_when_ranges_are_zero():
@@ -52,32 +51,13 @@ def test_horizontal_flip_mirrors():
 
 def test_dataset_items_and_oversampling(synth_root):
     volumes, _ = load_volumes(synth_root)
-    ds = SliceDataset(volumes, "volume", resolution=32)
+    ds = SliceDataset(volumes, DataConfig(resolution=32))
     item = ds[0]
     assert item["image"].shape == (3, 32, 32) and item["image"].dtype == torch.uint8
     assert item["mask"].shape == (1, 32, 32) and set(item["mask"].unique().tolist()) <= {0, 1}
     weights = ds.sample_weights(0.5)
     assert abs(float(weights[ds.has_tumor].sum()) - 0.5) < 1e-6
     assert ds.sample_weights(None) is None
-
-
-def test_tumour_sampling_spreads(synth_root):
-    volumes, _ = load_volumes(synth_root)
-    ds = SliceDataset(volumes, "volume", resolution=32)
-    area = ds.masks.flatten(1).sum(dim=1).double()
-    for spread in ("uniform", "area", "patient"):
-        weights = ds.sample_weights(0.5, spread)
-        assert abs(float(weights.sum()) - 1) < 1e-9
-        assert abs(float(weights[ds.has_tumor].sum()) - 0.5) < 1e-9
-        empty = weights[~ds.has_tumor]
-        assert torch.allclose(empty, empty[0].expand_as(empty))
-    by_area = ds.sample_weights(0.5, "area")[ds.has_tumor]
-    assert torch.allclose(by_area / by_area.sum(), area[ds.has_tumor] / area.sum())
-    by_patient = ds.sample_weights(0.5, "patient")
-    shares = torch.zeros(len(ds.patients), dtype=torch.float64)
-    shares.index_add_(0, ds.patient_index, by_patient * ds.has_tumor)
-    with_tumour = shares[shares > 0]
-    assert torch.allclose(with_tumour, with_tumour[0].expand_as(with_tumour))
 
 
 def test_missing_sequence_replaces_t1_channels_by_flair():

@@ -36,7 +36,7 @@ def broken(tmp_path):
 
 def test_inspect_names_all_five_files(broken, capsys):
     root, expected = broken
-    code = main(["inspect", str(root), "--json"])
+    code = main(["inspect", "--data", str(root), "--json"])
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert code == 2
@@ -85,7 +85,7 @@ def test_empty_and_missing_folders(tmp_path):
 
 
 def test_inspect_clean_data_exit_zero_and_figures(synth_root, tmp_path, capsys):
-    code = main(["inspect", str(synth_root), "--figures", str(tmp_path / "fig")])
+    code = main(["inspect", "--data", str(synth_root), "--figures", str(tmp_path / "fig")])
     out = capsys.readouterr().out
     assert code == 0
     assert "patients:      8" in out and "slices:        64" in out

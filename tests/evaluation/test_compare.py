@@ -61,8 +61,8 @@ def test_cli_writes_markdown_and_refuses_a_folder_without_report(tmp_path, capsy
     a = write_report(tmp_path / "a", [("P0", 0, 0.8, 0.7), ("P1", 0, 0.6, 0.5)])
     b = write_report(tmp_path / "b", [("P0", 0, 0.9, 0.7), ("P1", 0, 0.6, 0.4)])
     out = tmp_path / "cmp.md"
-    assert main(["cv-compare", str(a), str(b / "report"), "--out", str(out)]) == 0
+    assert main(["cv", "compare", str(a), str(b / "report"), "--out", str(out)]) == 0
     assert "| three sequences | 0.7000 | 0.7500 | +0.0500 |" in out.read_text()
-    assert main(["cv-compare", str(a), str(tmp_path / "missing")]) == 1
+    assert main(["cv", "compare", str(a), str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no report/per_patient.csv" in err[0]

@@ -10,6 +10,7 @@ import pytest
 
 from brainseg.data.volumes import load_clean_volumes
 from brainseg.evaluation.crossval import bootstrap_interval, read_oof, save_oof, write_cv_report
+from brainseg.evaluation.cv_layout import CVFolder
 
 
 def test_bootstrap_interval_known_values():
@@ -45,8 +46,8 @@ def test_report_on_known_predictions(synth_root, tmp_path):
         # INT8: like all sequences, but it also misses the first patient
         int8 = np.zeros_like(truth) if i == 0 else probs
         save_oof(tmp_path / f"fold{i // 4}" / "oof" / f"{v.patient}.npz", probs, flair, int8)
-    assert sorted(read_oof(tmp_path, 2)) == sorted(names)
-    metrics = write_cv_report(synth_root, tmp_path, split, seed=0)
+    assert sorted(read_oof(CVFolder(tmp_path), 2, "oof")) == sorted(names)
+    metrics = write_cv_report(synth_root, CVFolder(tmp_path), split, seed=0)
     assert metrics["complete"] and metrics["patients"] == 8
     raw = metrics["all_sequences"]
     assert raw["dice_per_patient_mean"] == pytest.approx(7 / 8)
@@ -84,6 +85,6 @@ def test_partial_report_says_so(synth_root, tmp_path):
     # a file of an older version (no INT8 predictions) is not counted: it will be redone
     (tmp_path / "fold1" / "oof").mkdir(parents=True)
     np.savez_compressed(tmp_path / "fold1" / "oof" / f"{names[5]}.npz", prob=volumes[5].masks)
-    metrics = write_cv_report(synth_root, tmp_path, split)
+    metrics = write_cv_report(synth_root, CVFolder(tmp_path), split)
     assert not metrics["complete"] and metrics["folds_done"] == [0]
     assert "**Partial:** 4 of 8 patients" in (tmp_path / "report" / "report.md").read_text()

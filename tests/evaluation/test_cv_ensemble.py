@@ -12,6 +12,7 @@ from brainseg.data.volumes import load_clean_volumes
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import save_oof, write_cv_report
 from brainseg.evaluation.cv_ensemble import ensemble_cv
+from brainseg.evaluation.cv_layout import CVFolder
 from tests.evaluation.test_crossval import two_fold_split
 
 
@@ -24,7 +25,7 @@ def make_member(folder, data, split, probs_of, stage=5, folds=(0, 1)):
             probs = probs_of(patient)
             path = folder / f"fold{k}" / f"stage{stage}" / "oof" / f"{patient}.npz"
             save_oof(path, probs, probs, probs)
-    write_cv_report(data, folder, split, oof_dir=f"stage{stage}/oof")
+    write_cv_report(data, CVFolder(folder), split, oof_dir=f"stage{stage}/oof")
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +60,10 @@ def test_mean_of_members_is_scored(synth_root, tmp_path, cohort, capsys):
     setup = yaml.safe_load((tmp_path / "ens" / "cv_ensemble.yaml").read_text())
     assert setup["members"] == [str(tmp_path / "a"), str(tmp_path / "b")]
     # the ensemble is a cross-validation that cv-compare can pair with a member
-    assert main(["cv-ensemble", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
+    assert main(["cv", "ensemble", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
                  str(tmp_path / "ens2")]) == 0  # fmt: skip
     assert "8 out-of-fold patients, Dice per patient mean 0.8750" in capsys.readouterr().out
-    assert main(["cv-compare", str(tmp_path / "a"), str(tmp_path / "ens2")]) == 0
+    assert main(["cv", "compare", str(tmp_path / "a"), str(tmp_path / "ens2")]) == 0
     assert "| three sequences | 1.0000 | 0.8750 | -0.1250 |" in capsys.readouterr().out
 
 
@@ -105,7 +106,7 @@ def test_bad_members_are_refused(synth_root, tmp_path, cohort, capsys):
     with pytest.raises(BrainsegError, match="is one of the members"):
         ensemble_cv([tmp_path / "a", tmp_path / "c"], tmp_path / "a")
     (tmp_path / "d").mkdir()
-    assert main(["cv-ensemble", str(tmp_path / "a"), str(tmp_path / "d"), "--out",
+    assert main(["cv", "ensemble", str(tmp_path / "a"), str(tmp_path / "d"), "--out",
                  str(tmp_path / "ens")]) != 0  # fmt: skip
     err = capsys.readouterr().err
     assert "folds.json" in err and "Traceback" not in err

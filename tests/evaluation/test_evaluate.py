@@ -129,7 +129,7 @@ def test_evaluate_predictions_real_patients(tmp_path):
 
 def test_evaluate_with_model_and_split(synth_root, tiny_bundle, tmp_path):
     split = tmp_path / "split.json"
-    assert main(["split", str(synth_root), "--out", str(split)]) == 0
+    assert main(["split", "--data", str(synth_root), "--out", str(split)]) == 0
     out = tmp_path / "eval"
     assert (
         main(

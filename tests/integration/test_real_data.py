@@ -26,7 +26,7 @@ def _independent_counts(root):
 
 def test_inspect_real_data(capsys):
     root = real_data_or_skip()
-    assert main(["inspect", str(root), "--json"]) == 0
+    assert main(["inspect", "--data", str(root), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     patients, slices, tumour = _independent_counts(root)
     assert (report["patients"], report["slices"], report["tumor_slices"]) == (
@@ -41,8 +41,8 @@ def test_inspect_real_data(capsys):
 def test_real_split_is_patient_disjoint_and_reproducible(tmp_path):
     root = real_data_or_skip()
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    assert main(["split", str(root), "--out", str(a), "--seed", "42"]) == 0
-    assert main(["split", str(root), "--out", str(b), "--seed", "42"]) == 0
+    assert main(["split", "--data", str(root), "--out", str(a), "--seed", "42"]) == 0
+    assert main(["split", "--data", str(root), "--out", str(b), "--seed", "42"]) == 0
     assert a.read_bytes() == b.read_bytes()
     split = json.loads(a.read_text())
     sets = [set(split[k]) for k in ("train", "val", "test")]

@@ -16,7 +16,7 @@ def _random_bundle(path, seed: int, resolution: int = 64):
     config = load_config(
         None, {"data": {"resolution": resolution}, "model": {"features": 4, "depth": 2}}
     )
-    model = create_model(config["model"])
+    model = create_model(config.model)
     save_bundle(config, model.state_dict(), {"name": f"m{seed}", "version": "test"}, path)
     return path
 
@@ -37,7 +37,7 @@ def test_ensemble_bundle_averages_member_logits(two_bundles, tmp_path):
     out = tmp_path / "ens.pt"
     assert main(["bundle", str(a), str(b), "--out", str(out), "--name", "ens"]) == 0
     config, state, meta = load_model_file(out)
-    assert config["model"]["members"] == 2 and meta["name"] == "ens"
+    assert config.model.members == 2 and meta["name"] == "ens"
     x = torch.rand(2, 3, 64, 64)
     expected = (_logits(a, x) + _logits(b, x)) / 2
     torch.testing.assert_close(_logits(out, x), expected, atol=1e-5, rtol=1e-4)
@@ -50,7 +50,7 @@ def test_average_bundle_averages_weights(two_bundles, tmp_path):
     config, state, _ = load_model_file(out)
     _, state_a, _ = load_model_file(a)
     _, state_b, _ = load_model_file(b)
-    assert config["model"].get("members", 1) == 1
+    assert config.model.members == 1
     key = "head.weight"
     expected = (state_a[key].float() + state_b[key].float()) / 2
     torch.testing.assert_close(state[key].float(), expected, atol=1e-3, rtol=1e-3)
@@ -76,8 +76,8 @@ def test_ensemble_of_two_resolutions_predicts_the_mean_of_its_members(tmp_path, 
     out = tmp_path / "ens.pt"
     assert main(["bundle", str(small), str(large), "--out", str(out)]) == 0
     config, _, _ = load_model_file(out)
-    assert config["model"]["member_resolutions"] == [32, 64]
-    assert config["data"]["resolution"] == 64
+    assert config.model.member_resolutions == (32, 64)
+    assert config.data.resolution == 64
     images = load_clean_volumes(synth_root)[0].images
     alone = [Predictor(m, engine="torch").predict_volume(images) for m in (small, large)]
     expected = (alone[0] + alone[1]) / 2
@@ -87,7 +87,7 @@ def test_ensemble_of_two_resolutions_predicts_the_mean_of_its_members(tmp_path, 
         assert np.abs(probs - expected).max() < 0.01, engine
     int8 = tmp_path / "ens.int8.onnx"
     export = ["export", "--onnx", str(int8), "--model", str(out), "--int8"]
-    assert main([*export, "--calibration", str(synth_root)]) == 0
+    assert main([*export, "--data", str(synth_root)]) == 0
     quantized = Predictor(int8).predict_volume(images)
     assert ((quantized >= 0.5) == (expected >= 0.5)).mean() > 0.97
     soup = ["bundle", str(small), str(large), "--out", str(tmp_path / "x.pt")]
@@ -110,13 +110,13 @@ def test_gated_ensemble_bundle_through_torch_onnx_and_int8(tmp_path, synth_root)
     for gate, expected in ((0.02, alone[0] / 2), (0.001, (alone[0] + alone[1]) / 2)):
         out = tmp_path / f"gated{gate}.pt"
         assert main(["bundle", str(quiet), str(large), "--out", str(out), "--gate", str(gate)]) == 0
-        assert load_model_file(out)[0]["model"]["member_gate"] == gate
+        assert load_model_file(out)[0].model.member_gate == gate
         for engine in ("torch", "onnx"):
             probs = Predictor(out, engine=engine).predict_volume(images)
             assert np.abs(probs - expected).max() < 0.01, (gate, engine)
     int8 = tmp_path / "gated.int8.onnx"
     export = ["export", "--onnx", str(int8), "--model", str(out), "--int8"]
-    assert main([*export, "--calibration", str(synth_root)]) == 0
+    assert main([*export, "--data", str(synth_root)]) == 0
     assert ((Predictor(int8).predict_volume(images) >= 0.5) == (expected >= 0.5)).mean() > 0.97
     single = ["bundle", str(large), "--out", str(tmp_path / "x.pt"), "--gate", "0.01"]
     assert main(single) != 0 and not (tmp_path / "x.pt").exists()
@@ -147,7 +147,7 @@ def test_all_members_runs_a_gated_ensemble_without_its_gate(tmp_path, synth_root
     assert main(["bundle", str(quiet), str(large), "--out", str(open_gate), "--gate", "0.001"]) == 0
     int8 = tmp_path / "open.int8.onnx"
     export = ["export", "--onnx", str(int8), "--model", str(open_gate), "--int8"]
-    assert main([*export, "--calibration", str(synth_root)]) == 0
+    assert main([*export, "--data", str(synth_root)]) == 0
     kept, lifted = Predictor(int8), Predictor(int8, all_members=True)
     assert kept.describe()["member_gate"] == 0.001 and lifted.describe()["member_gate"] is None
     np.testing.assert_array_equal(lifted.predict_volume(images), kept.predict_volume(images))
@@ -171,7 +171,7 @@ def test_int8_calibrates_every_member_even_where_the_gate_never_opens(tmp_path, 
     assert main(["bundle", str(quiet), str(large), "--out", str(closed), "--gate", "0.02"]) == 0
     int8 = tmp_path / "closed.int8.onnx"
     export = ["export", "--onnx", str(int8), "--model", str(closed), "--int8"]
-    assert main([*export, "--calibration", str(synth_root)]) == 0
+    assert main([*export, "--data", str(synth_root)]) == 0
     images = load_clean_volumes(synth_root)[0].images
     assert Predictor(int8).describe()["member_gate"] == 0.02
     for all_members in (False, True):
@@ -184,7 +184,7 @@ def test_combining_different_architectures_is_one_clear_error(two_bundles, tmp_p
     torch.manual_seed(0)
     config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 8, "depth": 2}})
     other = tmp_path / "wide.pt"
-    save_bundle(config, create_model(config["model"]).state_dict(), {}, other)
+    save_bundle(config, create_model(config.model).state_dict(), {}, other)
     code = main(["bundle", str(two_bundles[0]), str(other), "--out", str(tmp_path / "x.pt")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and "wide.pt" in err[0] and "Traceback" not in err[0]
@@ -195,7 +195,7 @@ def test_batchnorm_statistics_beyond_fp16_range_survive_the_bundle(tmp_path):
     """fp16 storage would turn a running variance of 1e5 into inf (seen in a bf16 CPU run)."""
     torch.manual_seed(0)
     config = load_config(None, {"data": {"resolution": 64}, "model": {"features": 4, "depth": 2}})
-    model = create_model(config["model"]).eval()
+    model = create_model(config.model).eval()
     state = model.state_dict()
     var_key = next(k for k in state if k.endswith("running_var"))
     state[var_key].fill_(1e5)

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from brainseg.config import ModelConfig
 from brainseg.models import UNet, create_model
 from brainseg.models.registry import count_parameters
 
@@ -22,7 +23,7 @@ def test_no_sigmoid_inside():
 def test_parameter_count_matches_the_reference_unet():
     # Buda's 32-feature U-Net has 7.76M parameters; ours with transposed convs matches it.
     assert count_parameters(UNet(features=32, depth=4)) == 7_763_041
-    assert count_parameters(create_model({"features": 16, "depth": 4})) == 1_942_577
+    assert count_parameters(create_model(ModelConfig(features=16, depth=4))) == 1_942_577
 
 
 def test_indivisible_input_is_a_clear_error():

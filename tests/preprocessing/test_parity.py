@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from brainseg.config import DataConfig
 from brainseg.data.dataset import SliceDataset
 from brainseg.data.volumes import load_clean_volumes
 from brainseg.io.inputs import find_inputs, read_item
@@ -15,7 +16,7 @@ from tests.conftest import real_data_or_skip
 def _training_inputs(patients, data_config) -> np.ndarray:
     """What the LightningModule's forward receives (augmentation off): the dataset's stored
     uint8 slices times their scales, exactly as ``SegmentationModule._prepare`` does it."""
-    dataset = SliceDataset(patients, data_config["normalization"], data_config["resolution"])
+    dataset = SliceDataset(patients, data_config)
     return normalize(dataset.images.float(), dataset.scales.float()).numpy()
 
 
@@ -34,7 +35,7 @@ def _prediction_inputs(folders, data_config) -> np.ndarray:
 
 @pytest.mark.parametrize("normalization", ["volume", "scale255"])
 def test_synthetic_slices_agree(synth_root, normalization):
-    config = {"normalization": normalization, "resolution": 32}
+    config = DataConfig(normalization=normalization, resolution=32)
     patients = load_clean_volumes(synth_root)[:3]
     folders = [synth_root / p.patient for p in patients]
     train, predict = _training_inputs(patients, config), _prediction_inputs(folders, config)
@@ -46,7 +47,7 @@ def test_synthetic_slices_agree(synth_root, normalization):
 def test_real_slices_agree():
     root = real_data_or_skip()
     names = sorted(p.name for p in root.iterdir() if p.is_dir())[:4]
-    config = {"normalization": "volume", "resolution": 128}
+    config = DataConfig(normalization="volume", resolution=128)
     patients = load_clean_volumes(root, patients=names)
     train = _training_inputs(patients, config)
     predict = _prediction_inputs([root / n for n in names], config)

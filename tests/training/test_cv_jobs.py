@@ -34,7 +34,18 @@ def test_the_gpus_given_out_are_those_cuda_visible_devices_lists(monkeypatch):
 
 def test_folds_run_side_by_side_and_a_failed_one_resumes(synth_root, tmp_path, capsys, monkeypatch):
     out = tmp_path / "cv"
-    args = ["cv", str(synth_root), "--out", str(out), "--folds", "2", "--jobs", "2"]
+    args = [
+        "cv",
+        "run",
+        "--data",
+        str(synth_root),
+        "--out",
+        str(out),
+        "--folds",
+        "2",
+        "--jobs",
+        "2",
+    ]
     # Every fold process is killed in its first epoch: the command fails and says where.
     monkeypatch.setenv(KILL_ENV, "0:1")
     assert main([*args, *_stage_configs(tmp_path)]) == 1
@@ -64,6 +75,9 @@ def test_folds_run_side_by_side_and_a_failed_one_resumes(synth_root, tmp_path, c
 
 
 def test_jobs_must_be_positive(synth_root, tmp_path, capsys):
-    assert main(["cv", str(synth_root), "--out", str(tmp_path / "cv"), "--jobs", "0"]) == 1
+    assert (
+        main(["cv", "run", "--data", str(synth_root), "--out", str(tmp_path / "cv"), "--jobs", "0"])
+        == 1
+    )
     assert "--jobs 0 must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "cv").exists()  # refused before the set-up is written

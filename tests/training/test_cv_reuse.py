@@ -11,10 +11,13 @@ from tests.training.test_cv import _stage_configs
 def test_cv_reuse_links_the_same_leading_stages_and_trains_the_rest(synth_root, tmp_path, capsys):
     old, new = tmp_path / "cv", tmp_path / "variant"
     stages = _stage_configs(tmp_path)
-    assert main(["cv", str(synth_root), "--out", str(old), "--folds", "2", *stages]) == 0
+    assert (
+        main(["cv", "run", "--data", str(synth_root), "--out", str(old), "--folds", "2", *stages])
+        == 0
+    )
     variant = {"extends": "stage1.yaml", "seed": 8, "train": {"lr": 1e-3, "epochs": 1}}
     (tmp_path / "variant2.yaml").write_text(yaml.safe_dump(variant))
-    args = ["cv", str(synth_root), "--out", str(new), "--folds", "2", *stages[:2]]
+    args = ["cv", "run", "--data", str(synth_root), "--out", str(new), "--folds", "2", *stages[:2]]
     args += ["--config", str(tmp_path / "variant2.yaml"), "--reuse", str(old)]
     capsys.readouterr()
     assert main([*args, "--fold", "0"]) == 0
@@ -28,13 +31,25 @@ def test_cv_reuse_links_the_same_leading_stages_and_trains_the_rest(synth_root, 
     reused = yaml.safe_load((new / "cv.yaml").read_text())["reused"]
     assert reused == {"from": str(old.resolve()), "stages": {"fold0": [1]}}
     # a fold started later by --resume is linked from the recorded source too
-    assert main(["cv", str(synth_root), "--out", str(new), "--resume", "--fold", "1"]) == 0
+    assert (
+        main(["cv", "run", "--data", str(synth_root), "--out", str(new), "--resume", "--fold", "1"])
+        == 0
+    )
     assert "stages still reused from" in capsys.readouterr().err
     assert (new / "fold1" / "stage1" / "last.ckpt").samefile(old / "fold1" / "stage1" / "last.ckpt")
     reused = yaml.safe_load((new / "cv.yaml").read_text())["reused"]
     assert reused["stages"] == {"fold0": [1], "fold1": [1]}
     # another fold assignment cannot reuse anything
-    other = ["cv", str(synth_root), "--out", str(tmp_path / "three"), "--folds", "3"]
+    other = [
+        "cv",
+        "run",
+        "--data",
+        str(synth_root),
+        "--out",
+        str(tmp_path / "three"),
+        "--folds",
+        "3",
+    ]
     assert main([*other, *stages, "--reuse", str(old)]) == 1
     assert "its folds differ (2 folds, seed 42; here 3, seed 42)" in capsys.readouterr().err
     assert not (tmp_path / "three").exists()  # refused before anything was written
@@ -43,7 +58,7 @@ def test_cv_reuse_links_the_same_leading_stages_and_trains_the_rest(synth_root, 
 def test_cv_reuse_of_a_folder_that_is_no_cross_validation_is_refused(synth_root, tmp_path, capsys):
     stages = _stage_configs(tmp_path)
     out = tmp_path / "variant"
-    args = ["cv", str(synth_root), "--out", str(out), "--folds", "2", *stages]
+    args = ["cv", "run", "--data", str(synth_root), "--out", str(out), "--folds", "2", *stages]
     assert main([*args, "--reuse", str(tmp_path)]) == 1
     assert "not another cross-validation folder (no cv.yaml)" in capsys.readouterr().err
     assert not out.exists()

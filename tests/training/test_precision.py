@@ -15,9 +15,14 @@ def cpu(monkeypatch):
     monkeypatch.setattr(P, "_PROBED", {})
     monkeypatch.setenv(P.ENV_CHOICE, "")
     monkeypatch.delenv("LOCAL_RANK", raising=False)
-    config = load_config(None, {**TINY_CONFIG, "train": {**TINY_CONFIG["train"]}})
-    config["train"].update(precision="auto", accelerator="cpu")
-    return config
+    train = {**TINY_CONFIG["train"], "precision": "auto", "accelerator": "cpu"}
+    return load_config(None, {**TINY_CONFIG, "train": train})
+
+
+def _with(config, section: str, **values):
+    """The config with some values of one section changed (configs are frozen)."""
+    changed = getattr(config, section).model_copy(update=values)
+    return config.model_copy(update={section: changed})
 
 
 def fake_steps(monkeypatch, fp32: float, bf16: float) -> list[bool]:
@@ -36,8 +41,7 @@ def fake_steps(monkeypatch, fp32: float, bf16: float) -> list[bool]:
 
 def test_explicit_precision_is_kept_and_not_timed(cpu, monkeypatch):
     calls = fake_steps(monkeypatch, 1.0, 0.5)
-    cpu["train"]["precision"] = "bf16-mixed"
-    assert P.resolve_precision(cpu) == ("bf16-mixed", None)
+    assert P.resolve_precision(_with(cpu, "train", precision="bf16-mixed")) == ("bf16-mixed", None)
     assert calls == []
 
 
@@ -49,7 +53,7 @@ def test_cpu_without_native_bf16_trains_fp32_without_timing(cpu, monkeypatch):
 
 
 def test_native_bf16_is_taken_only_where_it_is_faster(cpu, monkeypatch):
-    batch = cpu["train"]["batch_size"]  # 8
+    batch = cpu.train.batch_size  # 8
     fake_steps(monkeypatch, fp32=0.5, bf16=0.25)
     assert P.resolve_precision(cpu) == ("bf16-mixed", {"32-true": 16.0, "bf16-mixed": 32.0})
     monkeypatch.setattr(P, "_PROBED", {})
@@ -69,9 +73,8 @@ def test_one_probe_per_shape_and_a_new_one_for_another_resolution(cpu, monkeypat
     assert len(calls) == 2  # one step timing per precision, then the cache
     # A later stage at another resolution (one `brainseg cv` process) probes again, even
     # though the first stage left its choice in the environment for DDP ranks.
-    cpu["data"]["resolution"] = 32
     fake_steps(monkeypatch, fp32=0.25, bf16=0.5)
-    assert P.resolve_precision(cpu)[0] == "32-true"
+    assert P.resolve_precision(_with(cpu, "data", resolution=32))[0] == "32-true"
 
 
 def test_a_launched_ddp_rank_takes_rank_zeros_choice(cpu, monkeypatch):
@@ -104,8 +107,8 @@ def test_a_resumed_run_keeps_the_precision_it_started_in(cpu, monkeypatch):
     calls = fake_steps(monkeypatch, fp32=0.25, bf16=0.5)  # now fp32 would win
     assert P.resolve_precision(cpu, resumed="bf16-mixed") == ("bf16-mixed", None)
     assert calls == []
-    cpu["train"]["precision"] = "32-true"  # an explicit choice still wins
-    assert P.resolve_precision(cpu, resumed="bf16-mixed") == ("32-true", None)
+    explicit = _with(cpu, "train", precision="32-true")  # an explicit choice still wins
+    assert P.resolve_precision(explicit, resumed="bf16-mixed") == ("32-true", None)
 
 
 def test_the_precision_a_run_started_in_is_read_from_its_timing(tmp_path):

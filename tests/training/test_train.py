@@ -134,7 +134,7 @@ def test_init_weights_starts_from_a_bundle(synth_root, tmp_path, tiny_bundle, ca
     config_path = _config(tmp_path, epochs=1, lr=0.0, max_train_batches=2)
     config = load_config(config_path)
     torch.manual_seed(5)
-    start = create_model(config["model"]).state_dict()
+    start = create_model(config.model).state_dict()
     init = tmp_path / "init.pt"
     save_bundle(config, start, {}, init)
     run = tmp_path / "run"

@@ -1,6 +1,6 @@
 """Joint image/mask augmentation on whole batches, vectorised with one ``grid_sample`` each.
 
-Keras ``ImageDataGenerator`` semantics, as in the seed: rotation and shear ranges in
+Keras ``ImageDataGenerator`` semantics (the original LGG U-Net's): rotation and shear ranges in
 degrees, shifts as fractions of the size, zoom as ``[1 - z, 1 + z]``, horizontal flips, and
 ``nearest`` fill (edge pixels repeat). The mask uses nearest-neighbour sampling, so it stays
 binary and aligned with its image. Optional per-channel intensity scale and gamma jitter
@@ -13,28 +13,28 @@ look.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
+
+from brainseg.config import AugmentConfig
 
 FILL_MODES = {"nearest": "border", "constant": "zeros", "reflect": "reflection"}
 
 
-def random_affines(n: int, cfg: dict[str, Any], generator: torch.Generator | None = None):
+def random_affines(n: int, cfg: AugmentConfig, generator: torch.Generator | None = None):
     """(n, 2, 3) affine matrices in normalised coordinates, as ``affine_grid`` expects."""
 
     def uniform(low: float, high: float) -> torch.Tensor:
         return torch.rand(n, generator=generator) * (high - low) + low
 
-    rot = torch.deg2rad(uniform(-cfg["rotation_range"], cfg["rotation_range"]))
-    shear = torch.deg2rad(uniform(-cfg["shear_range"], cfg["shear_range"]))
-    zx = uniform(1 - cfg["zoom_range"], 1 + cfg["zoom_range"])
-    zy = uniform(1 - cfg["zoom_range"], 1 + cfg["zoom_range"])
-    tx = uniform(-cfg["width_shift_range"], cfg["width_shift_range"]) * 2
-    ty = uniform(-cfg["height_shift_range"], cfg["height_shift_range"]) * 2
+    rot = torch.deg2rad(uniform(-cfg.rotation_range, cfg.rotation_range))
+    shear = torch.deg2rad(uniform(-cfg.shear_range, cfg.shear_range))
+    zx = uniform(1 - cfg.zoom_range, 1 + cfg.zoom_range)
+    zy = uniform(1 - cfg.zoom_range, 1 + cfg.zoom_range)
+    tx = uniform(-cfg.width_shift_range, cfg.width_shift_range) * 2
+    ty = uniform(-cfg.height_shift_range, cfg.height_shift_range) * 2
     flip = torch.ones(n)
-    if cfg["horizontal_flip"]:
+    if cfg.horizontal_flip:
         flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
     cos, sin, tan = torch.cos(rot), torch.sin(rot), torch.tan(shear)
     # rotation @ shear @ (zoom * flip), the order Keras composes them in
@@ -49,20 +49,20 @@ def random_affines(n: int, cfg: dict[str, Any], generator: torch.Generator | Non
 def augment_batch(
     images: torch.Tensor,
     masks: torch.Tensor,
-    cfg: dict[str, Any],
+    cfg: AugmentConfig,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Augment float images (N, C, H, W) and masks (N, 1, H, W) together."""
     n = images.shape[0]
     theta = random_affines(n, cfg, generator).to(images.device, images.dtype)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
-    padding = FILL_MODES.get(cfg.get("fill_mode", "nearest"), "border")
+    padding = FILL_MODES[cfg.fill_mode]
     images = F.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)
     masks = F.grid_sample(
         masks.to(images.dtype), grid, mode="nearest", padding_mode=padding, align_corners=False
     )
-    scale_jitter = cfg.get("intensity_scale", 0.0)
-    gamma_jitter = cfg.get("gamma_range", 0.0)
+    scale_jitter = cfg.intensity_scale
+    gamma_jitter = cfg.gamma_range
     if scale_jitter > 0:
         factor = 1 + (torch.rand(n, images.shape[1], 1, 1, generator=generator) * 2 - 1) * (
             scale_jitter
@@ -71,10 +71,10 @@ def augment_batch(
     if gamma_jitter > 0:
         gamma = 1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * gamma_jitter
         images = images.clamp_min(0).pow(gamma.to(images.device, images.dtype))
-    missing = cfg.get("missing_sequence", 0.0)
+    missing = cfg.missing_sequence
     if missing > 0:
         images = drop_sequences(images, missing, generator)
-    strip = cfg.get("skull_strip", 0.0)
+    strip = cfg.skull_strip
     if strip > 0:
         images, masks = strip_skulls(images, masks, strip, generator)
     return images, masks

@@ -18,6 +18,7 @@ import numpy as np
 
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import bootstrap_interval
+from brainseg.evaluation.cv_layout import CVFolder
 
 SCORES = (("dice", "three sequences"), ("dice_flair_only", "FLAIR only"))
 WORST = 5
@@ -30,9 +31,10 @@ def _report_dir(path: Path) -> Path:
         return path.parent
     if (path / "per_patient.csv").is_file():
         return path
-    if (path / "report" / "per_patient.csv").is_file():
-        return path / "report"
-    raise BrainsegError(f"{path}: no report/per_patient.csv; run 'brainseg cv' (or --report-only)")
+    report = CVFolder(path).report()
+    if (report / "per_patient.csv").is_file():
+        return report
+    raise BrainsegError(f"{path}: no report/per_patient.csv; run 'brainseg cv report {path}'")
 
 
 def read_per_patient(path: str | Path) -> tuple[dict[str, dict[str, Any]], str]:

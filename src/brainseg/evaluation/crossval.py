@@ -19,6 +19,7 @@ import numpy as np
 from brainseg.data.volumes import load_clean_volumes
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval_markdown import format_cv_report
+from brainseg.evaluation.cv_layout import CVFolder
 from brainseg.evaluation.evaluate import (
     PATIENT_COLUMNS,
     ablation_table,
@@ -71,12 +72,12 @@ def oof_complete(path: Path) -> bool:
         return False
 
 
-def read_oof(out: Path, folds: int, oof: str = "oof") -> dict[str, tuple[int, list[np.ndarray]]]:
+def read_oof(cv: CVFolder, folds: int, oof: str) -> dict[str, tuple[int, list[np.ndarray]]]:
     """``{patient: (fold, [probabilities per OOF_KEYS])}`` of the folds done, read from
-    ``OUT/fold<k>/<oof>/`` (``brainseg cv`` keeps them in ``stage<n>/oof``)."""
+    ``OUT/fold<k>/<oof>/`` (``brainseg cv run`` keeps them in ``stage<n>/oof``)."""
     found = {}
     for k in range(folds):
-        for path in sorted((out / f"fold{k}" / oof).glob("*.npz")):
+        for path in sorted(cv.oof(k, oof).glob("*.npz")):
             if not oof_complete(path):
                 continue
             with np.load(path) as saved:
@@ -99,41 +100,13 @@ def _summary(agg: dict[str, Any], dice: np.ndarray, seed: int) -> dict[str, Any]
     }
 
 
-def write_cv_report(
-    data: str | Path,
-    out: str | Path,
-    split: dict[str, Any],
-    seed: int = 42,
-    oof_dir: str = "oof",
-    report_dir: str = "report",
-) -> dict[str, Any]:
-    """Score the pooled out-of-fold predictions (``OUT/fold<k>/<oof_dir>``); write
-    ``OUT/<report_dir>``; return its metrics."""
-    out = Path(out)
-    folds = len(split["folds"])
-    oof = read_oof(out, folds, oof_dir)
-    if not oof:
-        raise BrainsegError(f"{out}: no out-of-fold predictions yet; train a fold first")
-    every = sorted(p for fold in split["folds"] for p in fold["val"])
-    done = sorted({k for k, _ in oof.values()})
-    volumes = load_clean_volumes(data, patients=sorted(oof))
-    fold_of = {v.patient: oof[v.patient][0] for v in volumes}
-    raw, raw_flair, raw_int8 = (
-        [oof[v.patient][1][i] >= 0.5 for v in volumes] for i in range(len(OOF_KEYS))
-    )
-    variants = list(dict.fromkeys(["none", *ABLATION, SHIPPED_POSTPROCESS]))
-    results, _ = score_variants(volumes, raw, variants, "none")
-    best = max(variants, key=lambda s: results[s][2]["dice_per_patient_mean"])
-    results_flair, _ = score_variants(volumes, raw_flair, ["none", best], "none")
-    results_int8, _ = score_variants(volumes, raw_int8, ["none", best], "none")
-    chosen_preds = {
-        v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw, strict=True)
-    }
-    thresholds = []
+def _threshold_sweep(volumes, probs: dict, best: str) -> list[dict[str, Any]]:
+    """Dice per patient at each threshold of THRESHOLDS, with the chosen post-processing."""
+    sweep = []
     for t in THRESHOLDS:
-        masks = [oof[v.patient][1][0] >= t for v in volumes]
+        masks = [probs[v.patient] >= t for v in volumes]
         agg = score_variants(volumes, masks, [best], best)[0][best][2]
-        thresholds.append(
+        sweep.append(
             {
                 "threshold": t,
                 "postprocess": best,
@@ -141,26 +114,14 @@ def write_cv_report(
                 "dice_per_patient_median": agg["dice_per_patient_median"],
             }
         )
+    return sweep
 
-    def dice_of(res: dict, spec: str) -> np.ndarray:
-        return np.array([r["dice"] for r in res[spec][0]])
 
-    headline = {}
-    for name, res, spec in (
-        ("all_sequences", results, "none"),
-        ("all_sequences_postprocessed", results, best),
-        ("flair_only", results_flair, "none"),
-        ("flair_only_postprocessed", results_flair, best),
-        ("int8", results_int8, "none"),
-        ("int8_postprocessed", results_int8, best),
-    ):
-        headline[name] = _summary(res[spec][2], dice_of(res, spec), seed)
-    gap = dice_of(results, best) - dice_of(results_flair, best)
-    int8_change = dice_of(results_int8, best) - dice_of(results, best)
-    rows = []
-    for row, flair_row in zip(results[best][0], results_flair[best][0], strict=True):
-        rows.append({**row, "fold": fold_of[row["patient"]], "dice_flair_only": flair_row["dice"]})
-    worst = sorted(rows, key=lambda r: r["dice"])[:5]
+def _dice_of(results: dict, spec: str) -> np.ndarray:
+    return np.array([r["dice"] for r in results[spec][0]])
+
+
+def _by_fold(rows: list[dict], done: list[int]) -> list[dict[str, Any]]:
     by_fold = []
     for k in done:
         mine = [r for r in rows if r["fold"] == k]
@@ -172,6 +133,52 @@ def write_cv_report(
                 "flair_only_mean": float(np.mean([r["dice_flair_only"] for r in mine])),
             }
         )
+    return by_fold
+
+
+def _change(values: np.ndarray, seed: int) -> dict[str, Any]:
+    return {"mean": float(values.mean()), "ci95": list(bootstrap_interval(values, seed))}
+
+
+def write_cv_report(
+    data: str | Path,
+    cv: CVFolder,
+    split: dict[str, Any],
+    seed: int = 42,
+    oof_dir: str = "oof",
+    report_dir: str = "report",
+) -> dict[str, Any]:
+    """Score the pooled out-of-fold predictions (``OUT/fold<k>/<oof_dir>``); write
+    ``OUT/<report_dir>``; return its metrics."""
+    folds = len(split["folds"])
+    oof = read_oof(cv, folds, oof_dir)
+    if not oof:
+        raise BrainsegError(f"{cv.root}: no out-of-fold predictions yet; train a fold first")
+    every = sorted(p for fold in split["folds"] for p in fold["val"])
+    done = sorted({k for k, _ in oof.values()})
+    volumes = load_clean_volumes(data, patients=sorted(oof))
+    raw, raw_flair, raw_int8 = (
+        [oof[v.patient][1][i] >= 0.5 for v in volumes] for i in range(len(OOF_KEYS))
+    )
+    variants = list(dict.fromkeys(["none", *ABLATION, SHIPPED_POSTPROCESS]))
+    results, _ = score_variants(volumes, raw, variants, "none")
+    best = max(variants, key=lambda s: results[s][2]["dice_per_patient_mean"])
+    results_flair, _ = score_variants(volumes, raw_flair, ["none", best], "none")
+    results_int8, _ = score_variants(volumes, raw_int8, ["none", best], "none")
+    headline = {
+        name + suffix: _summary(res[spec][2], _dice_of(res, spec), seed)
+        for name, res in (
+            ("all_sequences", results),
+            ("flair_only", results_flair),
+            ("int8", results_int8),
+        )
+        for suffix, spec in (("", "none"), ("_postprocessed", best))
+    }
+    rows = [
+        {**row, "fold": oof[row["patient"]][0], "dice_flair_only": flair_row["dice"]}
+        for row, flair_row in zip(results[best][0], results_flair[best][0], strict=True)
+    ]
+    worst = sorted(rows, key=lambda r: r["dice"])[:5]
     metrics = {
         "complete": len(oof) == len(every),
         "folds": folds,
@@ -183,22 +190,31 @@ def write_cv_report(
         "threshold": 0.5,
         "postprocess_chosen_on_oof": best,
         **headline,
-        "flair_only_gap": {
-            "mean": float(gap.mean()),
-            "ci95": list(bootstrap_interval(gap, seed)),
-        },
-        "int8_change": {
-            "mean": float(int8_change.mean()),
-            "ci95": list(bootstrap_interval(int8_change, seed)),
-        },
-        "by_fold": by_fold,
+        "flair_only_gap": _change(_dice_of(results, best) - _dice_of(results_flair, best), seed),
+        "int8_change": _change(_dice_of(results_int8, best) - _dice_of(results, best), seed),
+        "by_fold": _by_fold(rows, done),
         "worst_five": [
             {k: r[k] for k in ("patient", "fold", "dice", "true_volume_px")} for r in worst
         ],
         "ablation": ablation_table(results),
-        "thresholds": thresholds,
+        "thresholds": _threshold_sweep(volumes, {p: oof[p][1][0] for p in oof}, best),
     }
-    report = out / report_dir
+    chosen = {v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw, strict=True)}
+    flair = {
+        v.patient: apply_postprocess(m, best)
+        for v, m in zip(volumes, raw_flair, strict=True)
+        if v.patient in {r["patient"] for r in worst}
+    }
+    figures = {"seed": seed, "worst": worst, "volumes": volumes, "chosen": chosen, "flair": flair}
+    _write_report(cv.report(report_dir), metrics, rows, results[best], figures)
+    return metrics
+
+
+def _write_report(report: Path, metrics, rows, chosen_result, figures: dict) -> None:
+    """``metrics.json``, the CSVs, ``report.md``, the HTML report and the worst five."""
+    from brainseg.report.cases import case_rows_figure
+    from brainseg.report.html import write_report
+
     report.mkdir(parents=True, exist_ok=True)
     write_json(report / "metrics.json", finite_json(metrics))
     write_text(
@@ -208,24 +224,16 @@ def write_cv_report(
         report / "ablation.csv", rows_to_csv(metrics["ablation"], list(metrics["ablation"][0]))
     )
     write_text(report / "report.md", format_cv_report(metrics))
-    from brainseg.report.html import write_report
-
+    best, folds = metrics["postprocess_chosen_on_oof"], metrics["folds"]
     html_metrics = {
-        **results[best][2],
-        "subset": f"out-of-fold ({len(done)} of {folds} folds)",
+        **chosen_result[2],
+        "subset": f"out-of-fold ({len(metrics['folds_done'])} of {folds} folds)",
         "postprocess": best,
         "tta": False,
-        "model": {"name": f"{folds}-fold cross-validation in {out}"},
+        "model": {"name": f"{folds}-fold cross-validation in {report.parent}"},
         "ablation": metrics["ablation"],
     }
-    write_report(report, html_metrics, results[best][0], volumes, chosen_preds, None, seed)
-    from brainseg.report.cases import case_rows_figure
-
-    shown = {r["patient"] for r in worst}
-    flair_preds = {
-        v.patient: apply_postprocess(m, best)
-        for v, m in zip(volumes, raw_flair, strict=True)
-        if v.patient in shown
-    }
-    case_rows_figure(worst, volumes, chosen_preds, flair_preds, report / "worst_five.png")
-    return metrics
+    volumes, chosen = figures["volumes"], figures["chosen"]
+    write_report(report, html_metrics, chosen_result[0], volumes, chosen, None, figures["seed"])
+    worst_png = report / "worst_five.png"
+    case_rows_figure(figures["worst"], volumes, chosen, figures["flair"], worst_png)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from brainseg.data.splits import load_split, save_split
+from brainseg.data.splits import save_split
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import (
     OOF_KEYS,
@@ -30,26 +30,21 @@ from brainseg.evaluation.crossval import (
     save_oof,
     write_cv_report,
 )
+from brainseg.evaluation.cv_layout import CVFolder
 from brainseg.fileio import write_text
 
 
-def _oof_dir(member: Path) -> str:
-    """Where ``member``'s report read its predictions (``fold<k>/stage<n>/oof``)."""
-    metrics = member / "report" / "metrics.json"
+def _oof_dir(member: CVFolder) -> str:
+    """Where ``member``'s report read its predictions (``stage<n>/oof``), relative to a fold."""
     try:
-        return json.loads(metrics.read_text())["predictions"].replace("fold<k>/", "")
+        return json.loads((member.report() / "metrics.json").read_text())["predictions"].replace(
+            "fold<k>/", ""
+        )
     except (OSError, ValueError, KeyError):
         raise BrainsegError(
-            f"{member}: no report/metrics.json naming its predictions; run "
-            "'brainseg cv ... --report-only' there first"
+            f"{member.root}: no report/metrics.json naming its predictions; run "
+            "'brainseg cv report' there first"
         ) from None
-
-
-def _member_data(member: Path) -> str:
-    try:
-        return str(yaml.safe_load((member / "cv.yaml").read_text())["data"])
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        raise BrainsegError(f"{member}: no cv.yaml naming its data folder") from None
 
 
 def _gated_mean(arrays: list[np.ndarray], gate: float | None) -> np.ndarray:
@@ -63,6 +58,36 @@ def _gated_mean(arrays: list[np.ndarray], gate: float | None) -> np.ndarray:
     return (first + others) / (OOF_SCALE * len(arrays))
 
 
+def _member_folds(members: list[CVFolder], out: Path) -> dict[str, Any]:
+    """The members' common folds; refused unless they are two or more with the same folds."""
+    if len(members) < 2:
+        raise BrainsegError("cv ensemble: give at least two cross-validation folders")
+    if out.resolve() in [m.root.resolve() for m in members]:
+        raise BrainsegError(f"{out}: is one of the members; write the ensemble elsewhere")
+    folds = [m.folds() for m in members]
+    for member, split in zip(members[1:], folds[1:], strict=True):
+        if split["folds"] != folds[0]["folds"]:
+            raise BrainsegError(
+                f"{member.root}: its folds differ from those of {members[0].root}; ensemble "
+                "cross-validations made with the same --folds and --seed"
+            )
+    return folds[0]
+
+
+def _load_members(paths: list[Path]) -> list[list[np.ndarray]]:
+    """Each member's saved arrays (OOF_KEYS order) for one patient, of one shape."""
+    loaded = []
+    for path in paths:
+        with np.load(path) as saved:
+            loaded.append([saved[key].astype(np.float32) for key in OOF_KEYS])
+        if loaded[-1][0].shape != loaded[0][0].shape:
+            raise BrainsegError(
+                f"{path}: shape {loaded[-1][0].shape} differs from {paths[0]}'s "
+                f"{loaded[0][0].shape}"
+            )
+    return loaded
+
+
 def ensemble_cv(
     members: list[str | Path],
     out: str | Path,
@@ -72,49 +97,31 @@ def ensemble_cv(
     """Average the members' out-of-fold probabilities (all sequences, FLAIR alone, INT8) on
     every patient that all of them hold out, write ``out`` and its report; return the
     report's metrics."""
-    members = [Path(m) for m in members]
-    out = Path(out)
-    if len(members) < 2:
-        raise BrainsegError("cv-ensemble: give at least two cross-validation folders")
-    if out.resolve() in [m.resolve() for m in members]:
-        raise BrainsegError(f"{out}: is one of the members; write the ensemble elsewhere")
-    folds = [load_split(m / "folds.json") for m in members]
-    for member, split in zip(members[1:], folds[1:], strict=True):
-        if split["folds"] != folds[0]["folds"]:
-            raise BrainsegError(
-                f"{member}: its folds differ from those of {members[0]}; ensemble "
-                "cross-validations made with the same --folds and --seed"
-            )
-    data = data or _member_data(members[0])
+    members = [CVFolder(Path(m)) for m in members]
+    cv = CVFolder(Path(out))
+    split = _member_folds(members, cv.root)
+    data = data or members[0].data()
     oof_dirs = [_oof_dir(m) for m in members]
     written = 0
-    for k, fold in enumerate(folds[0]["folds"]):
+    for k, fold in enumerate(split["folds"]):
         for patient in fold["val"]:
             paths = [
-                m / f"fold{k}" / oof / f"{patient}.npz"
-                for m, oof in zip(members, oof_dirs, strict=True)
+                m.oof(k, oof) / f"{patient}.npz" for m, oof in zip(members, oof_dirs, strict=True)
             ]
             if not all(oof_complete(p) for p in paths):
                 continue
-            loaded = []  # per member: its arrays in OOF_KEYS order
-            for path in paths:
-                with np.load(path) as saved:
-                    loaded.append([saved[key].astype(np.float32) for key in OOF_KEYS])
-                if loaded[-1][0].shape != loaded[0][0].shape:
-                    raise BrainsegError(
-                        f"{path}: shape {loaded[-1][0].shape} differs from "
-                        f"{paths[0]}'s {loaded[0][0].shape}"
-                    )
+            loaded = _load_members(paths)
             means = [_gated_mean(list(arrays), gate) for arrays in zip(*loaded, strict=True)]
-            save_oof(out / f"fold{k}" / "oof" / f"{patient}.npz", *means)
+            save_oof(cv.oof(k, "oof") / f"{patient}.npz", *means)
             written += 1
     if not written:
         raise BrainsegError(
-            f"cv-ensemble: {', '.join(map(str, members))} share no finished out-of-fold patient"
+            f"cv ensemble: {', '.join(str(m.root) for m in members)} share no finished "
+            "out-of-fold patient"
         )
-    save_split(folds[0], out / "folds.json")
-    setup = {"data": str(data), "members": [str(m) for m in members], "patients": written}
+    save_split(split, cv.folds_file)
+    setup = {"data": str(data), "members": [str(m.root) for m in members], "patients": written}
     if gate is not None:
         setup["gate"] = gate
-    write_text(out / "cv_ensemble.yaml", yaml.safe_dump(setup, sort_keys=False))
-    return write_cv_report(data, out, folds[0])
+    write_text(cv.root / "cv_ensemble.yaml", yaml.safe_dump(setup, sort_keys=False))
+    return write_cv_report(data, cv, split)

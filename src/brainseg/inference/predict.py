@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from brainseg.errors import BrainsegError, NothingToDoError
+from brainseg.errors import INTERNAL_ERROR, BrainsegError, NothingToDoError
 from brainseg.fileio import write_bytes, write_text
 from brainseg.inference.batch import Batch, kill_switch
 from brainseg.inference.predictor import InferenceOptions, Predictor, Segmentation
@@ -63,7 +63,6 @@ CSV_COLUMNS = [
     "warnings",
     "notes",
 ]
-INTERNAL_ERROR = "internal error in brainseg, please report it (details: --verbose)"
 
 
 def _check_out(out: Path, inputs: list[str]) -> None:

@@ -93,7 +93,7 @@ def open_engine(model: str | Path | None, options: InferenceOptions):
         return TorchEngine(path, options.device, options.all_members)
     shipped = shipped_int8() if options.engine == "auto" and path is None else None
     runner = shipped or OnnxRunner(path if is_onnx else cached_onnx(path))
-    gate = runner.config["model"].get("member_gate")
+    gate = runner.config.model.member_gate
     if options.all_members and gate is not None:
         runner = OnnxRunner(ungated_onnx(runner.path, gate))
     return runner
@@ -115,14 +115,14 @@ class Predictor:
         self.run = open_engine(model, options)
         self.engine = self.run.name
         self.model_file, self.config, self.meta = self.run.path, self.run.config, self.run.meta
-        inference = self.config["inference"]
-        self.tta = inference["tta"] if options.tta is None else options.tta
-        threshold = inference["threshold"] if options.threshold is None else options.threshold
+        inference = self.config.inference
+        self.tta = inference.tta if options.tta is None else options.tta
+        threshold = inference.threshold if options.threshold is None else options.threshold
         self.threshold = float(threshold)
-        self.postprocess = options.postprocess or inference["postprocess"]
+        self.postprocess = options.postprocess or inference.postprocess
         self.batch_size = options.batch_size
-        self.preprocessor = Preprocessor(self.config["data"])
-        if options.all_members and int(self.config["model"]["members"]) < 2:
+        self.preprocessor = Preprocessor(self.config.data)
+        if options.all_members and self.config.model.members < 2:
             logger.warning("--all-members: %s is not an ensemble; nothing changes", self.model_file)
 
     def _frame_probabilities(self, prepared: Prepared) -> np.ndarray:
@@ -192,5 +192,5 @@ class Predictor:
             "threshold": self.threshold,
             "postprocess": self.postprocess,
             "tta": self.tta,
-            "member_gate": self.config["model"]["member_gate"],
+            "member_gate": self.config.model.member_gate,
         }

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from brainseg.config import Config
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes
 from brainseg.io.volume import Volume
 
 
 def calibration_batches(
-    volumes: list[Volume], config: dict, per_patient: int = 8
+    volumes: list[Volume], config: Config, per_patient: int = 8
 ) -> list[np.ndarray]:
     """Model-ready batches: ``per_patient`` evenly spaced slices of each volume, normalised
     and resized as the predictor does."""
@@ -28,7 +29,7 @@ def calibration_batches(
 
     if not volumes:
         raise BrainsegError("no volumes to calibrate the INT8 export on")
-    pre = Preprocessor(config["data"])
+    pre = Preprocessor(config.data)
     batches = []
     for volume in volumes:
         slices = pre.slices(volume)
@@ -67,11 +68,14 @@ def quantize_onnx(
             batch = next(self.batches, None)
             return None if batch is None else {"image": batch}
 
+    from brainseg.models.files import model_config
     from brainseg.models.onnx import set_member_gate
 
     source = onnx.load(str(fp32_onnx))
     props = {e.key: e.value for e in source.metadata_props}
-    gate = json.loads(props.get("brainseg_config", "{}")).get("model", {}).get("member_gate")
+    if "brainseg_config" not in props:
+        raise BrainsegError(f"{fp32_onnx}: ONNX file lacks brainseg metadata; re-export it")
+    gate = model_config(json.loads(props["brainseg_config"]), fp32_onnx).model.member_gate
     with tempfile.TemporaryDirectory() as tmp:
         prepared, quantized = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         if gate is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from brainseg.config import Config, InferenceConfig
 from brainseg.errors import BrainsegError
 from brainseg.models.files import (
     SHIPPED_CARD,
@@ -21,7 +22,7 @@ COMBINE_MODES = ("ensemble", "average")
 
 def combine_models(
     sources: list[str | Path], combine: str = "ensemble", gate: float | None = None
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[Config, dict[str, Any], dict[str, Any]]:
     """(config, state_dict, meta) for one model file or several of one architecture:
     ``ensemble`` keeps every member and averages their logits (inference cost x N);
     ``average`` averages the weights into one model (a "model soup", cost x 1), which only
@@ -42,22 +43,22 @@ def combine_models(
     if combine == "average":
         return config, _averaged(states), meta
     merged = {f"members.{i}.{k}": v for i, s in enumerate(states) for k, v in s.items()}
-    model = {**config["model"], "members": len(states)}
+    model = {"members": len(states), "member_gate": gate}
+    data = config.data
     if len(set(sides)) > 1:
-        model["member_resolutions"] = sides
-        config = {**config, "data": {**config["data"], "resolution": max(sides)}}
-    if gate is not None:
-        model["member_gate"] = gate
-    return {**config, "model": model}, merged, meta
+        model["member_resolutions"] = tuple(sides)
+        data = data.model_copy(update={"resolution": max(sides)})
+    model_cfg = config.model.model_copy(update=model)
+    return config.model_copy(update={"model": model_cfg, "data": data}), merged, meta
 
 
-def _combinable(sources: list[str | Path], configs: list[dict], combine: str) -> list[int]:
+def _combinable(sources: list[str | Path], configs: list[Config], combine: str) -> list[int]:
     """The members' resolutions, once they are known to share an architecture and a
     preprocessing (the resolution may differ only in an ensemble of fixed resolutions)."""
     first = configs[0]
-    if first["model"]["members"] != 1:
+    if first.model.members != 1:
         raise BrainsegError(f"{sources[0]}: already a combined model; combine single models")
-    sides = [cfg["data"]["resolution"] for cfg in configs]
+    sides = [cfg.data.resolution for cfg in configs]
     mixed = len(set(sides)) > 1
     if mixed and (combine != "ensemble" or None in sides):
         raise BrainsegError(
@@ -65,11 +66,11 @@ def _combinable(sources: list[str | Path], configs: list[dict], combine: str) ->
             "ensemble of fixed resolutions can combine them"
         )
 
-    def preprocessing(cfg: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in cfg["data"].items() if not mixed or k != "resolution"}
+    def preprocessing(cfg: Config) -> dict[str, Any]:
+        return {k: v for k, v in cfg.data.model_dump().items() if not mixed or k != "resolution"}
 
     for source, other in zip(sources[1:], configs[1:], strict=True):
-        if other["model"] != first["model"]:
+        if other.model != first.model:
             raise BrainsegError(f"{source}: a different or combined model; cannot combine")
         if preprocessing(other) != preprocessing(first):
             raise BrainsegError(f"{source}: different preprocessing; cannot combine")
@@ -98,7 +99,8 @@ def bundle_from_checkpoint(
     overrides the threshold, TTA and post-processing."""
     sources = checkpoint if isinstance(checkpoint, list) else [checkpoint]
     config, state, source_meta = combine_models(sources, combine, gate)
-    config = {**config, "inference": {**config["inference"], **(inference or {})}}
+    settings = {**config.inference.model_dump(), **(inference or {})}
+    config = config.model_copy(update={"inference": InferenceConfig.model_validate(settings)})
     return save_bundle(config, state, {**source_meta, **meta}, out)
 
 
@@ -135,9 +137,8 @@ def card_problems(card: Path = SHIPPED_CARD) -> list[str]:
     return problems
 
 
-def _member_sides(config: dict[str, Any]) -> str:
-    sides = config["model"].get("member_resolutions")
-    gate = config["model"].get("member_gate")
+def _member_sides(config: Config) -> str:
+    sides, gate = config.model.member_resolutions, config.model.member_gate
     text = f" (members at {', '.join(map(str, sides))} px)" if sides else ""
     return text + (f", others where the first reaches {gate}" if gate else "")
 
@@ -147,19 +148,18 @@ def describe_shipped() -> str:
         return "no bundled model in this install; train one with 'brainseg train'"
     config, state, meta = load_model_file(SHIPPED_MODEL)
     params = sum(v.numel() for v in state.values())
+    model, data = config.model, config.data
     lines = [
         f"{meta.get('name', SHIPPED_MODEL.stem)} (default)",
         f"  file:       {SHIPPED_MODEL} ({SHIPPED_MODEL.stat().st_size / 1e6:.1f} MB)",
         f"  version:    {meta.get('version', '?')}",
         f"  sha256:     {file_sha256(SHIPPED_MODEL)}",
         f"  parameters: {params:,}",
-        f"  model:      {config['model'].get('arch', 'unet')} x{config['model'].get('members', 1)}"
-        f", features "
-        f"{config['model']['features']}, depth "
-        f"{config['model']['depth']}, input {config['data']['resolution']} px"
+        f"  model:      {model.arch} x{model.members}, features {model.features}, depth "
+        f"{model.depth}, input {data.resolution} px"
         + _member_sides(config)
-        + f", normalization {config['data']['normalization']}",
-        f"  inference:  {config.get('inference', {})}",
+        + f", normalization {data.normalization}",
+        f"  inference:  {config.inference.model_dump()}",
     ]
     int8 = SHIPPED_MODEL.with_suffix(".int8.onnx")
     if int8.exists():

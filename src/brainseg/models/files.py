@@ -14,6 +14,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from brainseg.config import Config
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes
 
@@ -52,12 +53,44 @@ def _load_torch_file(path: Path, weights_only: bool) -> dict[str, Any]:
         raise BrainsegError(f"{path}: not a readable model file ({type(exc).__name__})") from None
 
 
-def model_config(saved: dict[str, Any]) -> dict[str, Any]:
-    """A model file's config with every key: one written by an older brainseg lacks the
-    keys added since, which take their defaults here, once, as the file is loaded."""
-    from brainseg.config import DEFAULT_CONFIG, deep_merge
+# Keys that older model files hold and this brainseg no longer has: the value it can honour
+# (None: training-only, any value), and what each was.
+RETIRED = {
+    ("data", "context"): (0, "2.5D context channels"),
+    ("data", "tumor_sampling"): (None, ""),
+    ("model", "in_channels"): (3, "input channels other than the three sequences"),
+    ("loss", "dice_per_slice"): (None, ""),
+    ("train", "lr_step_epochs"): (None, ""),
+    ("train", "lr_gamma"): (None, ""),
+    ("train", "weight_decay"): (None, ""),
+    ("train", "compile"): (None, ""),
+}
+# Training-only values that older files may hold: what they mean now
+RENAMED = {("train", "precision"): {"32": "32-true", "64": "32-true", "64-true": "32-true"}}
+RENAMED[("train", "precision")]["bf16-true"] = "bf16-mixed"
+RENAMED[("train", "lr_decay")] = {"step": "none"}
 
-    return deep_merge(DEFAULT_CONFIG, saved)
+
+def model_config(saved: dict[str, Any], path: str | Path = "model") -> Config:
+    """A model file's config, typed: keys added since it was written take their defaults,
+    and retired keys go where their value is one this brainseg honours (refused where not),
+    here, once, as the file is loaded."""
+    from brainseg.config import validate_config
+
+    config = {key: dict(v) if isinstance(v, dict) else v for key, v in saved.items()}
+    for (section, key), (honoured, what) in RETIRED.items():
+        if key in config.get(section, {}):
+            value = config[section].pop(key)
+            if honoured is not None and value != honoured:
+                raise BrainsegError(
+                    f"{path}: made with {section}.{key} {value} ({what}), which this brainseg "
+                    "no longer supports"
+                )
+    for (section, key), meanings in RENAMED.items():
+        value = config.get(section, {}).get(key)
+        if value in meanings:
+            config[section][key] = meanings[value]
+    return validate_config(config, str(path))
 
 
 def resolve_model_path(path: str | Path | None) -> Path:
@@ -69,7 +102,7 @@ def resolve_model_path(path: str | Path | None) -> Path:
     return Path(path)
 
 
-def load_model_file(path: str | Path | None) -> tuple[dict[str, Any], dict[str, Any], dict]:
+def load_model_file(path: str | Path | None) -> tuple[Config, dict[str, Any], dict]:
     """Return (config, state_dict, meta) from a .ckpt or .pt file (``None``: shipped model)."""
     path = resolve_model_path(path)
     if path.suffix == ".onnx":
@@ -90,12 +123,12 @@ def load_model_file(path: str | Path | None) -> tuple[dict[str, Any], dict[str, 
             "version": f"epoch {ckpt.get('epoch', '?')}",
             "source": str(path),
         }
-        return model_config(config), state, meta
+        return model_config(config, path), state, meta
     bundle = _load_torch_file(path, weights_only=True)
     if not isinstance(bundle, dict) or "config" not in bundle or "state_dict" not in bundle:
         raise BrainsegError(f"{path}: not a brainseg model bundle")
     meta = dict(bundle.get("meta", {}), source=str(path))
-    return model_config(bundle["config"]), bundle["state_dict"], meta
+    return model_config(bundle["config"], path), bundle["state_dict"], meta
 
 
 def load_network(path: str | Path | None, ungated: bool = False):
@@ -104,9 +137,10 @@ def load_network(path: str | Path | None, ungated: bool = False):
     from brainseg.models.registry import create_model
 
     config, state, meta = load_model_file(path)
-    if ungated and config["model"]["member_gate"] is not None:
-        config = {**config, "model": {**config["model"], "member_gate": None}}
-    net = create_model(config["model"])
+    if ungated and config.model.member_gate is not None:
+        model = config.model.model_copy(update={"member_gate": None})
+        config = config.model_copy(update={"model": model})
+    net = create_model(config.model)
     try:
         net.load_state_dict({k: v.float() for k, v in state.items()})
     except RuntimeError:
@@ -115,7 +149,7 @@ def load_network(path: str | Path | None, ungated: bool = False):
 
 
 def save_bundle(
-    config: dict[str, Any], state_dict: dict[str, Any], meta: dict[str, Any], out: str | Path
+    config: Config, state_dict: dict[str, Any], meta: dict[str, Any], out: str | Path
 ) -> Path:
     """Write a bundle with fp16 floating-point weights (integer buffers kept as they are).
 
@@ -126,7 +160,7 @@ def save_bundle(
 
     weights = {k: _stored(k, v) for k, v in state_dict.items()}
     buffer = io.BytesIO()
-    torch.save({"config": config, "state_dict": weights, "meta": meta}, buffer)
+    torch.save({"config": config.to_dict(), "state_dict": weights, "meta": meta}, buffer)
     write_bytes(out, buffer.getvalue())
     return Path(out)
 

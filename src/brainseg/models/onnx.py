@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from brainseg.config import Config
 from brainseg.cores import available_cores, pinned
 from brainseg.errors import BrainsegError
 from brainseg.fileio import write_bytes
@@ -37,7 +38,7 @@ def export_onnx(model: str | Path | None, out: str | Path, opset: int = 17) -> P
 
 
 def export_network(
-    net: Any, config: dict[str, Any], meta: dict[str, Any], out: str | Path, opset: int = 17
+    net: Any, config: Config, meta: dict[str, Any], out: str | Path, opset: int = 17
 ) -> Path:
     """Export a built network (eval mode) to ONNX with a dynamic batch, ``config`` and
     ``meta`` inside."""
@@ -46,8 +47,10 @@ def export_network(
     import onnx
     import torch
 
-    res = config["data"].get("resolution") or 256
-    example = torch.zeros(2, config["model"].get("in_channels", 3), res, res)
+    from brainseg.models.registry import IN_CHANNELS
+
+    res = config.data.resolution or 256
+    example = torch.zeros(2, IN_CHANNELS, res, res)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -63,7 +66,7 @@ def export_network(
         )
     proto = onnx.load_from_string(buffer.getvalue())
     for key, value in {
-        "brainseg_config": json.dumps(config),
+        "brainseg_config": json.dumps(config.to_dict()),
         "brainseg_meta": json.dumps({k: str(v) for k, v in meta.items()}),
     }.items():
         entry = proto.metadata_props.add()
@@ -100,7 +103,7 @@ class OnnxRunner:
         props = self.session.get_modelmeta().custom_metadata_map
         if "brainseg_config" not in props:
             raise BrainsegError(f"{path}: ONNX file lacks brainseg metadata; re-export it")
-        self.config: dict[str, Any] = model_config(json.loads(props["brainseg_config"]))
+        self.config: Config = model_config(json.loads(props["brainseg_config"]), path)
         self.meta: dict[str, Any] = json.loads(props.get("brainseg_meta", "{}"))
         self.quantized = "brainseg_quantization" in props
         self.source_sha1 = props.get("brainseg_source_sha1")  # the bundle it was made from

@@ -8,17 +8,18 @@ architecture into a logit-averaging ensemble (made by ``brainseg bundle``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from brainseg.errors import BrainsegError
+from brainseg.config import ModelConfig
 from brainseg.models.monai_nets import build_basicunet, build_segresnet
 from brainseg.models.unet import build_unet
 
-ARCHITECTURES: dict[str, Callable[[dict[str, Any], int], nn.Module]] = {
+# The network reads the three sequences (pre-contrast, FLAIR, post-contrast)
+IN_CHANNELS = 3
+ARCHITECTURES: dict[str, Callable[[ModelConfig, int], nn.Module]] = {
     "unet": build_unet,  # the project's own U-Net (the shipped model)
     "basicunet": build_basicunet,  # MONAI BasicUNet
     "segresnet": build_segresnet,  # MONAI SegResNet
@@ -82,19 +83,13 @@ class Ensemble(nn.Module):
         return torch.log(mean) - torch.log1p(-mean)
 
 
-def create_model(model_cfg: dict[str, Any]) -> nn.Module:
+def create_model(model_cfg: ModelConfig) -> nn.Module:
     """Build the network described by a config's ``model`` section."""
-    arch = model_cfg.get("arch", "unet")
-    if arch not in ARCHITECTURES:
-        raise BrainsegError(f"model.arch must be one of {sorted(ARCHITECTURES)}, not '{arch}'")
-    build = ARCHITECTURES[arch]
-    in_channels = int(model_cfg.get("in_channels", 3))
-    members = int(model_cfg.get("members", 1))
-    if members == 1:
-        return build(model_cfg, in_channels)
-    resolutions = model_cfg.get("member_resolutions")
-    gate = model_cfg.get("member_gate")
-    return Ensemble([build(model_cfg, in_channels) for _ in range(members)], resolutions, gate)
+    build = ARCHITECTURES[model_cfg.arch]
+    if model_cfg.members == 1:
+        return build(model_cfg, IN_CHANNELS)
+    members = [build(model_cfg, IN_CHANNELS) for _ in range(model_cfg.members)]
+    return Ensemble(members, model_cfg.member_resolutions, model_cfg.member_gate)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -8,10 +8,10 @@ A 1x1 conv head gives one logit per pixel. Inputs must be divisible by 2**depth.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
+
+from brainseg.config import ModelConfig
 
 
 class ConvBlock(nn.Sequential):
@@ -80,12 +80,12 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def build_unet(model_cfg: dict[str, Any], in_channels: int) -> UNet:
+def build_unet(model_cfg: ModelConfig, in_channels: int) -> UNet:
     """The registry's builder for ``arch: unet``."""
     return UNet(
         in_channels=in_channels,
         out_channels=1,
-        features=model_cfg["features"],
-        depth=model_cfg["depth"],
-        dropout=model_cfg.get("dropout", 0.0),
+        features=model_cfg.features,
+        depth=model_cfg.depth,
+        dropout=model_cfg.dropout,
     )

@@ -12,10 +12,6 @@ The same steps run in training, evaluate, predict and the service:
    training set holds in memory);
 5. normalisation: per-channel multipliers of the whole volume (``intensity``).
 
-A 2.5D model (``data.context`` k > 0) also gets the FLAIR of the k slices below and above
-each slice as extra channels, after step 3 (so in the frame's axial order), the first and
-last slices repeating at the volume's ends; a single 2D image is its own neighbour.
-
 Outputs (probabilities) go back to the frame's slice size by bilinear interpolation, then
 onto the input's own grid (``geometry.from_frame``).
 """
@@ -23,10 +19,10 @@ onto the input's own grid (``geometry.from_frame``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from brainseg.config import DataConfig
 from brainseg.errors import BrainsegError
 from brainseg.io.volume import Volume
 from brainseg.preprocessing.geometry import FrameMapping, from_frame, to_frame
@@ -92,35 +88,21 @@ class Prepared:
 class Preprocessor:
     """The preprocessing of one model, from the ``data`` section of its config."""
 
-    def __init__(self, data_config: dict[str, Any]):
-        self.normalization = data_config["normalization"]
-        self.resolution = data_config.get("resolution")
-        # models made before framing was a choice were measured best with "extent" too
-        self.framing = data_config.get("framing", "extent")
-        self.context = int(data_config.get("context") or 0)
+    def __init__(self, data_config: DataConfig):
+        self.normalization = data_config.normalization
+        self.resolution = data_config.resolution
+        self.framing = data_config.framing
 
     def slices(self, volume: Volume) -> np.ndarray:
-        """uint8 slices (S, H, W, 3 + 2 x context) in the model's channel order, on the
-        volume's grid."""
-        return self.with_context(assemble_channels(volume))
+        """uint8 slices (S, H, W, 3) in the model's channel order, on the volume's grid."""
+        return assemble_channels(volume)
 
     def prepare(self, volume: Volume) -> Prepared:
         """Steps 1-3 and the scales of step 5 for a whole volume."""
         slices, mapping = assemble_channels(volume), None
         if volume.geometry:
             slices, mapping = to_frame(volume, slices, self.framing)
-        slices = self.with_context(slices)
         return Prepared(slices, self.scales(slices), mapping)
-
-    def with_context(self, slices: np.ndarray) -> np.ndarray:
-        """(S, H, W, 3) -> (S, H, W, 3 + 2k): the FLAIR of slices s-k..s-1 and s+1..s+k
-        appended to slice s (indices clipped at the ends); unchanged without context."""
-        if not self.context:
-            return slices
-        count, flair = len(slices), slices[..., 1]
-        offsets = [d for d in range(-self.context, self.context + 1) if d != 0]
-        neighbours = [flair[np.clip(np.arange(count) + d, 0, count - 1)] for d in offsets]
-        return np.concatenate([slices, np.stack(neighbours, axis=-1)], axis=-1)
 
     @staticmethod
     def restore(values: np.ndarray, prepared: Prepared) -> np.ndarray:
@@ -130,11 +112,8 @@ class Preprocessor:
         return from_frame(values, prepared.mapping)
 
     def scales(self, slices: np.ndarray) -> np.ndarray:
-        """Per-channel multipliers (3,) of the whole volume; neighbouring FLAIR channels
-        (2.5D) take the FLAIR's."""
-        scales = channel_scales(slices[..., :3], self.normalization)
-        extra = slices.shape[-1] - 3
-        return np.concatenate([scales, np.repeat(scales[1:2], extra)]) if extra > 0 else scales
+        """Per-channel multipliers (3,) of the whole volume."""
+        return channel_scales(slices, self.normalization)
 
     def resized(self, slices: np.ndarray) -> np.ndarray:
         """uint8 slices (N, H, W, 3) -> uint8 (N, 3, R, R) at the model's resolution (what the

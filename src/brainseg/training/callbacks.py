@@ -133,13 +133,11 @@ class TimingCallback(L.Callback):
         self,
         run_dir: str | Path,
         precision: str,
-        compiled: bool = False,
         probe: dict[str, float] | None = None,
     ):
         self.run_dir = Path(run_dir)
         self.precision = precision
         self.probe = probe  # img/s per precision, where precision "auto" timed them
-        self.compiled = compiled
         self.train_seconds = 0.0
         self.train_images = 0
         self.wall_before = 0.0
@@ -201,7 +199,6 @@ class TimingCallback(L.Callback):
                 "device": str(trainer.strategy.root_device),
                 "precision": self.precision,
                 "precision_probe_img_per_s": self.probe,
-                "compiled": self.compiled,
                 "epochs_completed": self.epochs_completed,
             },
         )

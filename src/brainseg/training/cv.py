@@ -1,32 +1,18 @@
-"""``brainseg cv``: K-fold cross-validation by patient, the nnU-Net way.
+"""``brainseg cv run``: K-fold cross-validation by patient, the nnU-Net way.
 
-Layout of ``OUT/`` (everything needed to repeat or continue the run):
-
-- ``cv.yaml``: data folder, folds, seed, the stages' config files and any overrides (and the
-  stages linked by ``--reuse``);
-- ``recipe/stage<n>.yaml``: each stage's full configuration, validated when the run began
-  (the stages train from these, so later edits of the config files change nothing);
-- ``folds.json``: the patient-disjoint folds (every patient is held out exactly once);
-- ``fold<k>/split.json``: fold k's training patients, and its held-out ones as ``val``;
-- ``fold<k>/stage<n>/``: one ``brainseg train`` run per stage of the recipe; stage n starts
-  from stage n-1's last weights, as ``make retrain-lgg`` chains them;
-- ``fold<k>/stage<n>/model.int8.onnx``: that stage's last weights exported to INT8
-  (calibrated on the fold's training patients);
-- ``fold<k>/stage<n>/oof/<patient>.npz``: the probabilities of those weights on each
-  held-out patient, with all sequences, with the FLAIR alone, and through the INT8 export
-  (uint8, x 255); the last stage's always, an earlier one's on request (``--stage n``);
-- ``report/``: the pooled out-of-fold evaluation of the last stage
-  (:mod:`brainseg.evaluation.crossval`); ``report_stage<n>/`` that of an earlier stage.
+The folder's layout is :class:`brainseg.evaluation.cv_layout.CVFolder`'s. Each fold trains
+the recipe's stages in turn (stage n from stage n-1's last weights, as ``make retrain-lgg``
+chains them), from each stage's configuration as validated when the run began, then saves
+the last stage's out-of-fold probabilities (with all sequences, with the FLAIR alone and
+through an INT8 export calibrated on the fold's training patients). The pooled report is
+:mod:`brainseg.evaluation.crossval`'s.
 
 A finished cross-validation can be extended by stages appended to its recipe (``--resume``
 with the saved stages and then the new ones): the folds continue from their last weights,
 and the report moves to the new last stage, the old one staying in ``report_stage<n>``.
-
-A variant of a recipe's later stages (a lever tried as the last stage) need not retrain the
-earlier ones: ``--reuse OLD`` takes, fold by fold, every leading stage whose validated
-configuration is the same as in the finished cross-validation ``OLD`` (same folds) from
-there, as hard links, and trains only the rest. ``--resume`` keeps the ``--reuse`` source
-that ``cv.yaml`` records, so a fold started later is linked from it too.
+``--reuse OLD`` takes the leading stages that another cross-validation trained alike from
+there (:mod:`brainseg.training.cv_reuse`); ``--jobs N`` trains N folds side by side
+(:mod:`brainseg.training.cv_jobs`).
 
 Only last weights are used: the held-out patients are watched during training (``val``) but
 never choose an epoch, a threshold or a post-processing, so their scores stay out-of-fold.
@@ -36,16 +22,15 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from brainseg.config import load_config, save_config
 from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import save_oof
-from brainseg.fileio import write_text
+from brainseg.evaluation.cv_layout import CVFolder
 from brainseg.training.cv_reuse import check_reusable, reuse_stages, saved_reuse
 from brainseg.training.stages import stage_done, train_stages
 
@@ -75,113 +60,159 @@ def _fold_split(folds: dict[str, Any], k: int) -> dict[str, Any]:
     }
 
 
-def _check_setup(
-    out: Path, data: Path, folds: int, seed: int, stages: list[Any], overrides: dict | None
-) -> dict:
+@dataclass(frozen=True)
+class Setup:
+    """What a cross-validation is: its data, fold assignment, stages and overrides."""
+
+    data: Path
+    folds: int
+    seed: int
+    stages: tuple[str | None, ...]
+    overrides: dict[str, Any]
+    reuse: Path | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The set-up as ``cv.yaml`` keeps it."""
+        return {
+            "data": str(self.data.resolve()),
+            "folds": self.folds,
+            "seed": self.seed,
+            "stages": [str(c) if c is not None else "defaults" for c in self.stages],
+            "overrides": self.overrides,
+        }
+
+
+def resolve_setup(cv: CVFolder, data: Path | None, asked: dict[str, Any], resume: bool) -> Setup:
+    """The set-up of this run: what was asked, and on ``--resume`` what ``cv.yaml`` holds
+    for whatever was not asked again. ``--resume`` with nothing to resume starts afresh."""
+    if cv.exists() and not resume and not asked["only"]:
+        raise BrainsegError(
+            f"{cv.root}: already holds a cross-validation; add --resume to continue it, "
+            "or choose another --out"
+        )
+    if resume and not cv.exists():
+        print(
+            f"{cv.root}: nothing to resume yet (no folds.json): starting from the beginning",
+            file=sys.stderr,
+        )
+        resume = False
+    saved = cv.read_setup() if resume else {}
+    stages = asked["stages"] or [None if c == "defaults" else c for c in saved.get("stages", [])]
+    if data is None and not saved:
+        raise BrainsegError("cv run needs --data DATA (or --resume of an existing --out)")
+    reuse = asked["reuse"] if asked["reuse"] is not None else saved_reuse(saved, cv.root)
+    return Setup(
+        Path(data or saved["data"]),
+        asked["folds"] or int(saved.get("folds", 5)),
+        asked["seed"] if asked["seed"] is not None else int(saved.get("seed", 42)),
+        tuple(stages or [None]),
+        asked["overrides"] if asked["overrides"] is not None else saved.get("overrides") or {},
+        Path(reuse) if reuse is not None else None,
+    )
+
+
+def prepare(cv: CVFolder, setup: Setup) -> dict[str, Any]:
     """Create or re-read ``folds.json`` and ``cv.yaml``; a rerun must ask for the same."""
-    configs = [load_config(c, overrides) for c in stages]
-    setup = {
-        "data": str(data.resolve()),
-        "folds": folds,
-        "seed": seed,
-        "stages": [str(c) if c is not None else "defaults" for c in stages],
-        "overrides": overrides or {},
-    }
-    if (out / "folds.json").exists():
-        split = load_split(out / "folds.json")
-        saved = yaml.safe_load((out / "cv.yaml").read_text()) if (out / "cv.yaml").exists() else {}
-        saved["overrides"] = saved.get("overrides") or {}
-        for key in ("folds", "seed", "overrides"):
-            if saved.get(key) != setup[key]:
-                raise BrainsegError(
-                    f"{out}: holds a cross-validation with {key} {saved.get(key)}, not "
-                    f"{setup[key]}; use another --out"
-                )
-        current = make_folds(data, folds, seed)
-        if current["folds"] != split["folds"]:
-            raise BrainsegError(
-                f"{out}/folds.json: its patients differ from those in {data}; the data changed "
-                "since this cross-validation started, so use another --out"
-            )
-        before = list(saved.get("stages") or [])
-        if len(setup["stages"]) > len(before) and setup["stages"][: len(before)] == before:
-            _extend_recipe(out, saved, setup, configs, len(before))
-        elif before != setup["stages"]:
-            raise BrainsegError(
-                f"{out}: holds a cross-validation with stages {before}, not "
-                f"{setup['stages']}; use another --out (stages may only be appended)"
-            )
+    configs = [load_config(c, setup.overrides) for c in setup.stages]
+    record = setup.record()
+    if not cv.exists():
+        split = make_folds(setup.data, setup.folds, setup.seed)
+        cv.root.mkdir(parents=True, exist_ok=True)
+        save_split(split, cv.folds_file)
+        for n, config in enumerate(configs, start=1):
+            save_config(config, cv.recipe_stage(n))
+        cv.write_setup(record)
         return split
-    split = make_folds(data, folds, seed)
-    out.mkdir(parents=True, exist_ok=True)
-    save_split(split, out / "folds.json")
-    for n, config in enumerate(configs, start=1):
-        save_config(config, out / "recipe" / f"stage{n}.yaml")
-    write_text(out / "cv.yaml", yaml.safe_dump(setup, sort_keys=False))
+    saved = cv.read_setup()
+    saved["overrides"] = saved.get("overrides") or {}
+    for key in ("folds", "seed", "overrides"):
+        if saved.get(key) != record[key]:
+            raise BrainsegError(
+                f"{cv.root}: holds a cross-validation with {key} {saved.get(key)}, not "
+                f"{record[key]}; use another --out"
+            )
+    split = cv.folds()
+    if make_folds(setup.data, setup.folds, setup.seed)["folds"] != split["folds"]:
+        raise BrainsegError(
+            f"{cv.folds_file}: its patients differ from those in {setup.data}; the data "
+            "changed since this cross-validation started, so use another --out"
+        )
+    before = list(saved.get("stages") or [])
+    if len(record["stages"]) > len(before) and record["stages"][: len(before)] == before:
+        _extend_recipe(cv, {**saved, **record}, configs, len(before))
+    elif before != record["stages"]:
+        raise BrainsegError(
+            f"{cv.root}: holds a cross-validation with stages {before}, not "
+            f"{record['stages']}; use another --out (stages may only be appended)"
+        )
     return split
 
 
-def _extend_recipe(out: Path, saved: dict, setup: dict, configs: list, before: int) -> None:
+def _extend_recipe(cv: CVFolder, record: dict, configs: list, before: int) -> None:
     """Append the new stages to a cross-validation's recipe; keep the old last report."""
     for n, config in enumerate(configs[before:], start=before + 1):
-        save_config(config, out / "recipe" / f"stage{n}.yaml")
-    write_text(out / "cv.yaml", yaml.safe_dump({**saved, **setup}, sort_keys=False))
-    old_report, kept = out / "report", out / f"report_stage{before}"
+        save_config(config, cv.recipe_stage(n))
+    cv.write_setup(record)
+    old_report, kept = cv.report(), cv.report(f"report_stage{before}")
     if old_report.exists() and not kept.exists():
         old_report.rename(kept)
     print(f"cv: recipe extended to {len(configs)} stages", file=sys.stderr)
 
 
-def train_fold(
-    data: Path, out: Path, folds: dict, k: int, stages: list, overrides: dict | None
-) -> Path:
+def train_fold(cv: CVFolder, setup: Setup, folds: dict, k: int) -> Path:
     """Train (or continue) every stage of fold k; return the last stage's last.ckpt."""
-    fold_dir = out / f"fold{k}"
-    split_path = fold_dir / "split.json"
-    if not split_path.exists():
-        save_split(_fold_split(folds, k), split_path)
+    if not cv.fold_split(k).exists():
+        save_split(_fold_split(folds, k), cv.fold_split(k))
     # each stage trains from its configuration as validated when the run began
-    resolved = [out / "recipe" / f"stage{n}.yaml" for n in range(1, len(stages) + 1)]
-    stages = [r if r.exists() else c for r, c in zip(resolved, stages, strict=True)]
-    return train_stages(data, fold_dir, stages, split_path, overrides, f"cv: fold {k}")
+    stages = [
+        cv.recipe_stage(n) if cv.recipe_stage(n).exists() else c
+        for n, c in enumerate(setup.stages, start=1)
+    ]
+    label = f"cv: fold {k}"
+    return train_stages(setup.data, cv.fold(k), stages, cv.fold_split(k), setup.overrides, label)
 
 
-def predict_fold(data: Path, out: Path, folds: dict, k: int, checkpoint: Path) -> None:
-    """Out-of-fold probabilities for fold k's held-out patients, beside the stage's
-    ``checkpoint``: with all sequences, with the FLAIR alone, and through its INT8 ONNX
-    export (calibrated on the fold's training patients, as the shipped export is); patients
-    already done are skipped."""
-    from brainseg.data.splits import load_split
+def predict_fold(cv: CVFolder, data: Path, folds: dict, k: int, n: int) -> None:
+    """Out-of-fold probabilities of stage n's last weights for fold k's held-out patients:
+    with all sequences, with the FLAIR alone, and through its INT8 ONNX export (calibrated
+    on the fold's training patients, as the shipped export is); patients already done are
+    skipped."""
     from brainseg.data.volumes import calibration_volumes, load_clean_volumes
     from brainseg.evaluation.crossval import oof_complete
     from brainseg.inference.predictor import Predictor
     from brainseg.inference.quantize import export_int8
 
-    fold_dir, stage_dir = out / f"fold{k}", checkpoint.parent
-    todo = [p for p in folds["folds"][k]["val"] if not oof_complete(stage_dir / "oof" / f"{p}.npz")]
+    oof = cv.oof(k, CVFolder.stage_oof(n))
+    todo = [p for p in folds["folds"][k]["val"] if not oof_complete(oof / f"{p}.npz")]
     if not todo:
         return
-    int8 = stage_dir / "model.int8.onnx"
+    checkpoint, int8 = cv.stage(k, n) / "last.ckpt", cv.int8(k, n)
     if not int8.exists():
-        train = load_split(fold_dir / "split.json")["train"]
+        train = load_split(cv.fold_split(k))["train"]
         export_int8(checkpoint, int8, calibration_volumes(data, train))
     predictor, quantized = Predictor(checkpoint, engine="torch"), Predictor(int8)
     for volume in load_clean_volumes(data, patients=todo):
         image = volume.image_volume()
         save_oof(
-            stage_dir / "oof" / f"{volume.patient}.npz",
+            oof / f"{volume.patient}.npz",
             predictor.predict(image),
             predictor.predict(volume.flair_only_volume()),
             quantized.predict(image),
         )
     print(
-        f"cv: fold {k}: out-of-fold predictions of {stage_dir.name} for {len(todo)} patients",
+        f"cv: fold {k}: out-of-fold predictions of stage {n} for {len(todo)} patients",
         file=sys.stderr,
     )
 
 
+def run_fold(cv: CVFolder, setup: Setup, folds: dict, k: int) -> None:
+    """One fold, start to finish: its stages trained, its out-of-fold predictions saved."""
+    train_fold(cv, setup, folds, k)
+    predict_fold(cv, setup.data, folds, k, len(setup.stages))
+
+
 def cross_validate(
-    data: str | Path,
+    data: str | Path | None,
     out: str | Path,
     stages: list[str | Path | None],
     folds: int | None = None,
@@ -189,94 +220,67 @@ def cross_validate(
     resume: bool = False,
     seed: int | None = None,
     overrides: dict[str, Any] | None = None,
-    report: bool = True,
-    stage: int | None = None,
     reuse: str | Path | None = None,
     jobs: int = 1,
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     """Train and predict the chosen folds (all by default), then report on what is done.
-    With ``stage``, train nothing: score the weights after that stage of the recipe (in the
-    folds that finished it) into ``OUT/report_stage<n>``, to measure what later stages add.
-    With ``reuse``, the stages that another cross-validation already trained alike are
-    linked from it (:func:`reuse_stages`). With ``jobs`` > 1, that many folds train at once,
-    each in its own process (:mod:`brainseg.training.cv_jobs`)."""
-    data, out = Path(data), Path(out)
-    if (out / "folds.json").exists() and not resume:
-        # parallel jobs (one --fold each) share OUT: a fold nobody started may begin
-        started = [k for k in (only or []) if (out / f"fold{k}" / "stage1").exists()]
-        if only is None or started:
-            what = "it" if only is None else f"fold {started[0]}"
-            raise BrainsegError(
-                f"{out}: already holds a cross-validation; add --resume to continue {what}, "
-                "or choose another --out"
-            )
-    if resume and not (out / "folds.json").exists():
-        print(
-            f"{out}: nothing to resume yet (no folds.json): starting from the beginning",
-            file=sys.stderr,
-        )
-        resume = False
-    if resume:  # what was not given again comes from the saved set-up
-        saved = yaml.safe_load((out / "cv.yaml").read_text())
-        stages = stages or [None if c == "defaults" else c for c in saved["stages"]]
-        folds = folds or int(saved["folds"])
-        seed = int(saved["seed"]) if seed is None else seed
-        overrides = overrides if overrides is not None else (saved.get("overrides") or None)
-        reuse = reuse if reuse is not None else saved_reuse(saved, out)
-    stages, folds, seed = stages or [None], folds or 5, 42 if seed is None else seed
-    chosen = list(range(folds)) if only is None else only
-    # refused before anything is written to OUT
-    for k in chosen:
-        if not 0 <= k < folds:
-            raise BrainsegError(f"--fold {k} is not between 0 and {folds - 1}")
+    With ``reuse``, the stages another cross-validation already trained alike are linked
+    from it; with ``jobs`` > 1, that many folds train at once, each in its own process."""
+    cv = CVFolder(Path(out))
+    asked = {"stages": stages, "folds": folds, "seed": seed, "overrides": overrides}
+    asked |= {"reuse": reuse, "only": only}
+    setup = resolve_setup(cv, Path(data) if data else None, asked, resume)
+    started = [k for k in (only or []) if cv.stage(k, 1).exists()]
+    if cv.exists() and not resume and started:  # parallel jobs may start other folds
+        raise BrainsegError(f"{out}: add --resume to continue fold {started[0]}")
+    chosen = list(range(setup.folds)) if only is None else only
+    for k in chosen:  # refused before anything is written to OUT
+        if not 0 <= k < setup.folds:
+            raise BrainsegError(f"--fold {k} is not between 0 and {setup.folds - 1}")
     if jobs < 1:
         raise BrainsegError(f"--jobs {jobs} must be at least 1")
-    if stage is not None and not 1 <= stage <= len(stages):
-        raise BrainsegError(f"--stage {stage} is not between 1 and {len(stages)}")
-    if reuse is not None:
-        check_reusable(Path(reuse), out, folds, seed)
-    split = _check_setup(out, data, folds, seed, stages, overrides)
-    if reuse is not None and stage is None:
-        reuse_stages(Path(reuse), out, split, chosen, len(stages))
-    failed: list[str] = []
-    if jobs > 1 and stage is None and len(chosen) > 1:
+    if setup.reuse is not None:
+        check_reusable(setup.reuse, cv.root, setup.folds, setup.seed)
+    split = prepare(cv, setup)
+    if setup.reuse is not None:
+        reuse_stages(setup.reuse, cv, split, chosen, len(setup.stages))
+    if jobs > 1 and len(chosen) > 1:
         from brainseg.training.cv_jobs import run_fold_jobs
 
-        failed = run_fold_jobs(data, out, chosen, jobs)
-        chosen = []
-    for k in chosen:
-        if stage is None:
-            checkpoint = train_fold(data, out, split, k, stages, overrides)
-        elif stage_done(out / f"fold{k}" / f"stage{stage}"):
-            checkpoint = out / f"fold{k}" / f"stage{stage}" / "last.ckpt"
-        else:
-            continue
-        predict_fold(data, out, split, k, checkpoint)
-    if failed:
-        if report:  # a partial report of the folds that are done, where any are
-            with contextlib.suppress(BrainsegError):
-                report_cv(data, out, stage)
+        failed = run_fold_jobs(run_fold, cv, setup, split, chosen, jobs)
+    else:
+        failed = []
+        for k in chosen:
+            run_fold(cv, setup, split, k)
+    if failed:  # a partial report of the folds that are done, where any are
+        with contextlib.suppress(BrainsegError):
+            report_cv(cv.root)
         raise BrainsegError("; ".join(failed) + "; --resume continues them")
-    return report_cv(data, out, stage) if report else None
+    return report_cv(cv.root)
 
 
-def report_cv(data: str | Path, out: str | Path, stage: int | None = None) -> dict[str, Any]:
+def report_cv(out: str | Path, stage: int | None = None) -> dict[str, Any]:
     """Rewrite ``OUT/report`` (or ``OUT/report_stage<n>`` for an earlier ``stage``) from
-    the out-of-fold predictions saved so far."""
-    out = Path(out)
-    if not (out / "folds.json").exists():
-        raise BrainsegError(f"{out}: no cross-validation here (no folds.json)")
+    the out-of-fold predictions saved so far. An earlier stage's predictions are made first
+    where a fold finished that stage but has none yet (to measure what later stages add)."""
     from brainseg.evaluation.crossval import write_cv_report
 
-    setup = yaml.safe_load((out / "cv.yaml").read_text())
-    last = len(setup.get("stages") or [None])
+    cv = CVFolder(Path(out))
+    folds = cv.folds()
+    setup, last = cv.read_setup(), cv.stage_count()
     stage = last if stage is None else stage
-    report = "report" if stage == last else f"report_stage{stage}"
+    if not 1 <= stage <= last:
+        raise BrainsegError(f"--stage {stage} is not between 1 and {last}")
+    data = Path(cv.data())
+    if stage != last:
+        for k in range(len(folds["folds"])):
+            if stage_done(cv.stage(k, stage)):
+                predict_fold(cv, data, folds, k, stage)
     return write_cv_report(
         data,
-        out,
-        load_split(out / "folds.json"),
+        cv,
+        folds,
         int(setup.get("seed", 42)),
-        oof_dir=f"stage{stage}/oof",
-        report_dir=report,
+        oof_dir=CVFolder.stage_oof(stage),
+        report_dir=CVFolder.report_name(stage, last),
     )

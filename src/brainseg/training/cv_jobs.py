@@ -1,9 +1,10 @@
-"""``brainseg cv --jobs N``: the folds of one cross-validation as N processes at once.
+"""``brainseg cv run --jobs N``: the folds of one cross-validation as N processes at once.
 
 A 16-feature U-Net at 128 px uses many cores, or one GPU, poorly from one process, so on a
 bigger machine several folds side by side finish the cross-validation sooner than one fold
-after another with every core. Each job is ``brainseg cv DATA --out OUT --resume --fold k``
-(its set-up read from ``OUT/cv.yaml``, written before any job starts):
+after another with every core. Each job is a process of its own (multiprocessing's spawn)
+that runs :func:`brainseg.training.cv.run_fold` for one fold, with the set-up already written
+to ``OUT/cv.yaml``:
 - pinned to its own share of this process's cores (where the OS allows), which torch and
   ONNX Runtime then size their thread pools by (:mod:`brainseg.cores`);
 - on its own GPU where several are visible (``CUDA_VISIBLE_DEVICES``; with one, all share it);
@@ -15,9 +16,9 @@ after another with every core. Each job is ``brainseg cv DATA --out OUT --resume
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from brainseg.cores import available_cores
@@ -48,23 +49,44 @@ def visible_gpus() -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def _die_with_parent_and_pin(cores: list[int]):
-    """What the child does between fork and exec: pin itself, and ask Linux to kill it when
-    the parent dies (prctl PR_SET_PDEATHSIG, SIGKILL: resume is SIGKILL-safe). libc is
-    loaded here, in the parent, so that the child only makes system calls."""
-    prctl = None
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG; resume
+    is SIGKILL-safe), and leave at once if the parent is already gone."""
     if sys.platform.startswith("linux"):
         import ctypes
 
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    if os.getppid() != parent:
+        os._exit(1)
 
-    def setup() -> None:
-        if hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(0, cores)
-        if prctl is not None:
-            prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
-    return setup
+def fold_job(run_fold, root: str, setup, folds: dict, k: int, cores: list[int], gpu, parent):
+    """The body of one job, ``run_fold(cv, setup, folds, k)``: pinned, dying with its
+    parent, its output in the fold's log; a problem with the input is one line there and
+    exit code 2, a defect its traceback."""
+    _die_with_parent(parent)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cores)
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    from brainseg.errors import BrainsegError
+    from brainseg.evaluation.cv_layout import CVFolder
+    from brainseg.logs import setup_logging
+
+    cv = CVFolder(Path(root))
+    cv.log(k).parent.mkdir(parents=True, exist_ok=True)
+    with open(cv.log(k), "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    setup_logging(False)
+    try:
+        run_fold(cv, setup, folds, k)
+    except BrainsegError as exc:
+        print(f"cv: fold {k}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    except Exception:
+        traceback.print_exc()
+        sys.exit(1)
 
 
 def _describe_cores(cores: list[int]) -> str:
@@ -72,56 +94,46 @@ def _describe_cores(cores: list[int]) -> str:
 
 
 def _last_line(path: Path) -> str:
-    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return "(no output)"
     return lines[-1].strip() if lines else "(no output)"
 
 
-def run_fold_jobs(data: Path, out: Path, folds: list[int], jobs: int) -> list[str]:
-    """Train and predict ``folds`` of the cross-validation in ``out``, ``jobs`` at a time;
-    return one line for each that failed (its exit code, last output line and log)."""
+def run_fold_jobs(run_fold, cv, setup, folds: dict, chosen: list[int], jobs: int) -> list[str]:
+    """``run_fold`` (a module-level function) on each of the ``chosen`` folds, ``jobs`` at a
+    time; return one line for each that failed (its exit code, last output line and log)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
     shares = core_shares(jobs, available_cores())
     gpus = visible_gpus()
-    env_for = []
-    for slot in range(len(shares)):
-        env = dict(os.environ)
-        if len(gpus) > 1:
-            env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-        env_for.append(env)
-    pending, running, failed = list(folds), {}, []
+    pending, running, failed = list(chosen), {}, []
     while pending or running:
-        for slot in range(len(shares)):
+        for slot, cores in enumerate(shares):
             if slot in running or not pending:
                 continue
             k = pending.pop(0)
-            log_path = out / f"fold{k}" / "cv.log"
-            log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = open(log_path, "a")  # noqa: SIM115 (closed when the job ends)
-            command = [sys.executable, "-m", "brainseg", "cv", str(data), "--out", str(out)]
-            proc = subprocess.Popen(
-                [*command, "--resume", "--fold", str(k), "--no-report"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env_for[slot],
-                preexec_fn=_die_with_parent_and_pin(shares[slot]),
-            )
-            running[slot] = (k, proc, log, log_path)
-            where = _describe_cores(shares[slot])
-            if len(gpus) > 1:
-                where += f", GPU {env_for[slot]['CUDA_VISIBLE_DEVICES']}"
-            print(f"cv: fold {k} started ({where}); log {log_path}", file=sys.stderr)
+            gpu = gpus[slot % len(gpus)] if len(gpus) > 1 else None
+            args = (run_fold, str(cv.root), setup, folds, k, cores, gpu, os.getpid())
+            process = context.Process(target=fold_job, args=args)
+            process.start()
+            running[slot] = (k, process)
+            where = _describe_cores(cores) + (f", GPU {gpu}" if gpu is not None else "")
+            print(f"cv: fold {k} started ({where}); log {cv.log(k)}", file=sys.stderr)
         time.sleep(POLL_SECONDS)
-        for slot, (k, proc, log, log_path) in list(running.items()):
-            if proc.poll() is None:
+        for slot, (k, process) in list(running.items()):
+            if process.exitcode is None:
                 continue
-            log.close()
             del running[slot]
-            if proc.returncode == 0:
+            if process.exitcode == 0:
                 print(f"cv: fold {k} finished", file=sys.stderr)
-            else:
-                line = (
-                    f"fold {k} failed (exit {proc.returncode}: {_last_line(log_path)}); "
-                    f"see {log_path}"
-                )
-                failed.append(line)
-                print(f"cv: {line}", file=sys.stderr)
+                continue
+            line = (
+                f"fold {k} failed (exit {process.exitcode}: {_last_line(cv.log(k))}); "
+                f"see {cv.log(k)}"
+            )
+            failed.append(line)
+            print(f"cv: {line}", file=sys.stderr)
     return failed

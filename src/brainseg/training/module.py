@@ -12,8 +12,10 @@ from typing import Any
 import lightning as L
 import torch
 
+from brainseg.config import validate_config
 from brainseg.data.transforms import augment_batch
 from brainseg.losses import create_loss
+from brainseg.metrics import Counts, accuracy, dice, iou
 from brainseg.models import create_model
 from brainseg.preprocessing import normalize
 
@@ -30,25 +32,23 @@ def _batch_counts(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def _scores(c: torch.Tensor) -> dict[str, float]:
-    tp, fp, fn, tn = (float(v) for v in c)
-    empty = fp + fn == 0
-    return {
-        "dice": 2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else float(empty),
-        "iou": tp / (tp + fp + fn) if tp + fp + fn else float(empty),
-        "acc": (tp + tn) / max(tp + fp + fn + tn, 1),
-    }
+    """Dice, IoU and accuracy of summed counts, by ``brainseg.metrics``' rules."""
+    summed = Counts(*(int(v) for v in c))
+    return {"dice": dice(summed), "iou": iou(summed), "acc": accuracy(summed)}
 
 
 class SegmentationModule(L.LightningModule):
+    """``config`` comes as plain data (what the checkpoint's hyper-parameters keep) and is
+    validated here into the typed ``Config``."""
+
     def __init__(self, config: dict[str, Any], val_patients: int = 1):
         super().__init__()
         self.save_hyperparameters()
-        self.config = config
-        self.model = create_model(config["model"])
-        self.loss_fn = create_loss(config["loss"])
+        self.config = validate_config(config)
+        self.model = create_model(self.config.model)
+        self.loss_fn = create_loss(self.config.loss)
         self.val_patients = max(int(val_patients), 1)
         self.epoch_metrics: dict[str, float] = {}
-        self.compile_training = False  # set by the runner; see config train.compile
         self._reset_train()
         self._reset_val()
 
@@ -66,27 +66,23 @@ class SegmentationModule(L.LightningModule):
     def _prepare(self, batch: dict[str, torch.Tensor], train: bool):
         x = normalize(batch["image"].float(), batch["scale"].float())
         y = batch["mask"].float()
-        augment = self.config["augment"]
-        if train and augment.get("enabled", True):
+        augment = self.config.augment
+        if train and augment.enabled:
             x, y = augment_batch(x, y, augment)
-        if self.config["train"].get("channels_last", False):
+        if self.config.train.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
 
     def on_fit_start(self) -> None:
-        if self.config["train"].get("channels_last", False):
+        if self.config.train.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        # Only the training forward is compiled (fixed batch shape, one compilation); it is
-        # kept outside the module tree so that checkpoints hold the plain model's weights.
-        forward = torch.compile(self.model) if self.compile_training else self.model
-        object.__setattr__(self, "_train_forward", forward)
 
     def on_train_epoch_start(self) -> None:
         self._reset_train()
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = self._prepare(batch, train=True)
-        logits = self.__dict__.get("_train_forward", self.model)(x)
+        logits = self.model(x)
         loss = self.loss_fn(logits, y)
         with torch.no_grad():
             n = x.shape[0]
@@ -127,19 +123,11 @@ class SegmentationModule(L.LightningModule):
         self.log_dict({k: torch.tensor(v) for k, v in metrics.items()}, sync_dist=False)
 
     def configure_optimizers(self):
-        train = self.config["train"]
-        optimizer = torch.optim.Adam(
-            self.parameters(), lr=float(train["lr"]), weight_decay=float(train["weight_decay"])
-        )
-        decay = train.get("lr_decay", "none")
-        if decay == "cosine":
-            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimizer, T_max=max(int(train["epochs"]), 1), eta_min=float(train["lr"]) * 0.01
-            )
-        elif decay == "step":
-            scheduler = torch.optim.lr_scheduler.StepLR(
-                optimizer, step_size=int(train["lr_step_epochs"]), gamma=float(train["lr_gamma"])
-            )
-        else:
+        train = self.config.train
+        optimizer = torch.optim.Adam(self.parameters(), lr=train.lr)
+        if train.lr_decay == "none":
             return optimizer
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=train.epochs, eta_min=train.lr * 0.01
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler}}

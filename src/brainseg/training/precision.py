@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+
+from brainseg.config import Config
 
 # Set by rank 0 for the DDP ranks it launches (they inherit its environment), so that all of
 # them train in one precision; a multi-node run should set train.precision itself.
@@ -32,21 +33,22 @@ def cpu_supports_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def step_seconds(config: dict[str, Any], bf16: bool, steps: int = 2) -> float:
+def step_seconds(config: Config, bf16: bool, steps: int = 2) -> float:
     """The fastest of ``steps`` training steps (forward, Dice loss, backward, Adam) on a
     random batch of the run's shape, after one warm-up step. The global RNG is left as it
     was, so that the run's seed, not the probe, decides its initial weights."""
     import torch
 
     from brainseg.models import create_model
+    from brainseg.models.registry import IN_CHANNELS
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        model = create_model(config["model"]).train()
-        size, batch = int(config["data"]["resolution"]), int(config["train"]["batch_size"])
-        x = torch.rand(batch, int(config["model"]["in_channels"]), size, size)
+        model = create_model(config.model).train()
+        size, batch = int(config.data.resolution), config.train.batch_size
+        x = torch.rand(batch, IN_CHANNELS, size, size)
         y = (torch.rand(batch, 1, size, size) > 0.9).float()
-        if config["train"].get("channels_last", False):
+        if config.train.channels_last:
             model = model.to(memory_format=torch.channels_last)
             x = x.contiguous(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), 1e-4)
@@ -63,17 +65,13 @@ def step_seconds(config: dict[str, Any], bf16: bool, steps: int = 2) -> float:
     return min(times[1:])
 
 
-def probe_cpu_precision(config: dict[str, Any]) -> tuple[str, dict[str, float]]:
+def probe_cpu_precision(config: Config) -> tuple[str, dict[str, float]]:
     """The faster CPU precision for this run's model and batch, and the img/s of each
     (cached per shape, so that the stages of one ``brainseg cv`` process probe once)."""
-    key = (
-        repr(sorted(config["model"].items())),
-        config["data"]["resolution"],
-        config["train"]["batch_size"],
-        bool(config["train"].get("channels_last", False)),
-    )
+    key = (config.model, config.data.resolution, config.train.batch_size)
+    key += (config.train.channels_last,)
     if key not in _PROBED:
-        batch = int(config["train"]["batch_size"])
+        batch = config.train.batch_size
         speed = {
             "32-true": batch / step_seconds(config, bf16=False),
             "bf16-mixed": batch / step_seconds(config, bf16=True),
@@ -86,7 +84,7 @@ def probe_cpu_precision(config: dict[str, Any]) -> tuple[str, dict[str, float]]:
 
 
 def resolve_precision(
-    config: dict[str, Any], resumed: str | None = None
+    config: Config, resumed: str | None = None
 ) -> tuple[str, dict[str, float] | None]:
     """The Lightning precision this run trains in, and the probe's img/s where auto timed
     the CPU precisions (None otherwise). ``resumed``: the precision a resumed run started
@@ -94,8 +92,7 @@ def resolve_precision(
     trains in one precision."""
     import torch
 
-    train = config["train"]
-    precision, accelerator = train["precision"], train["accelerator"]
+    precision, accelerator = config.train.precision, config.train.accelerator
     if precision != "auto":
         return precision, None
     if resumed:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from brainseg.config import load_config, save_config
+from brainseg.config import ModelConfig, load_config, save_config
 from brainseg.cores import available_cores
 from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.data.volumes import load_clean_volumes
@@ -23,22 +23,6 @@ from brainseg.training.precision import resolve_precision
 
 def _is_rank_zero() -> bool:
     return os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0"
-
-
-COMPILE_MIN_IMAGES = 10_000
-
-
-def should_compile(setting: str | bool, planned_images: int) -> bool:
-    """Whether to torch.compile the training forward: forced by true/false, or under "auto"
-    when the run is long enough to pay back the compile time and a C++ compiler exists."""
-    import shutil
-
-    if isinstance(setting, bool):
-        return setting
-    if setting != "auto":
-        raise BrainsegError(f"config: train.compile must be auto, true or false, not {setting!r}")
-    compiler = shutil.which(os.environ.get("CXX", "g++")) or shutil.which("c++")
-    return planned_images >= COMPILE_MIN_IMAGES and compiler is not None
 
 
 def _check_out_dir(data: Path, out: Path, resume: bool) -> bool:
@@ -85,15 +69,15 @@ def train(
     if resume and config_path is None and (out / "config.yaml").exists():
         config_path = out / "config.yaml"
     config = load_config(config_path, overrides)
-    volumes = load_clean_volumes(data, config["data"].get("cache_dir"))
+    volumes = load_clean_volumes(data, config.data.cache_dir)
     if resume and split_path is None and (out / "split.json").exists():
         split_path = out / "split.json"
     if split_path is not None:
         split = load_split(split_path)
     else:
         stems = {v.patient: v.stems for v in volumes}
-        s = config["split"]
-        split = make_split(stems, config["seed"], s["test"], s["val"], s["by"])
+        s = config.split
+        split = make_split(stems, config.seed, s.test, s.val, s.by)
     if not split["val"]:
         raise BrainsegError("the split has no validation items; training needs some")
     if split.get("final_fit") and _is_rank_zero():
@@ -103,8 +87,8 @@ def train(
             file=sys.stderr,
         )
     resume = started
-    init = config["train"].get("init_weights")
-    init_state = _init_state(init, config["model"]) if init and not resume else None
+    init = config.train.init_weights
+    init_state = _init_state(init, config.model) if init and not resume else None
     if _is_rank_zero():
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -134,47 +118,17 @@ def _quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def _init_state(path: str | Path, model_config: dict[str, Any]) -> dict[str, Any]:
+def _init_state(path: str | Path, model_config: ModelConfig) -> dict[str, Any]:
     """Weights (fp32) from a bundle or checkpoint whose architecture matches ``model_config``."""
-    from brainseg.config import DEFAULT_CONFIG, deep_merge
     from brainseg.models.files import load_model_file
 
     source_config, state, _ = load_model_file(Path(path))
-    source_model = deep_merge(DEFAULT_CONFIG["model"], source_config.get("model", {}))
-    widened = source_model["in_channels"] < model_config["in_channels"]
-    if {**source_model, "in_channels": model_config["in_channels"]} != model_config or (
-        source_model["in_channels"] > model_config["in_channels"]
-    ):
+    if source_config.model != model_config:
         raise BrainsegError(
-            f"{path}: its model {source_model} differs from this run's "
+            f"{path}: its model {source_config.model} differs from this run's "
             f"{model_config}; init weights need the same architecture"
         )
-    state = {k: v.float() for k, v in state.items()}
-    if widened:  # e.g. a 2.5D run from 3-channel weights
-        state = _widen_inputs(state, model_config)
-        print(
-            f"note: {path}: {source_model['in_channels']} input channels widened to "
-            f"{model_config['in_channels']}; the new ones start at zero weight",
-            file=sys.stderr,
-        )
-    return state
-
-
-def _widen_inputs(state: dict[str, Any], model_config: dict[str, Any]) -> dict[str, Any]:
-    """Zero-pad the input channels of the weights that read the network's input, so that
-    the widened model computes exactly what the source did until it learns otherwise."""
-    import torch
-
-    from brainseg.models.registry import create_model
-
-    target = create_model(model_config).state_dict()
-    for key, tensor in state.items():
-        wanted = target[key].shape
-        if tensor.shape != wanted:
-            extra = wanted[1] - tensor.shape[1]
-            padding = torch.zeros(tensor.shape[0], extra, *tensor.shape[2:])
-            state[key] = torch.cat([tensor, padding], dim=1)
-    return state
+    return {k: v.float() for k, v in state.items()}
 
 
 def _started_in(out: Path) -> str | None:
@@ -202,11 +156,11 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
     from brainseg.training.module import SegmentationModule
 
     _quiet_lightning()
-    cfg_data, cfg_train = config["data"], config["train"]
-    devices = cfg_train["devices"]
-    if cfg_train["accelerator"] in ("cpu", "auto") and not torch.cuda.is_available():
-        torch.set_num_threads(max(1, len(available_cores()) // max(int(devices), 1)))
-    L.seed_everything(config["seed"], workers=True, verbose=False)
+    cfg_train = config.train
+    devices = cfg_train.devices
+    if cfg_train.accelerator in ("cpu", "auto") and not torch.cuda.is_available():
+        torch.set_num_threads(max(1, len(available_cores()) // devices))
+    L.seed_everything(config.seed, workers=True, verbose=False)
 
     by_name = {v.patient: v for v in volumes}
 
@@ -215,13 +169,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
         missing = [n for n in names if n not in by_name]
         if missing:
             raise BrainsegError(f"split names patients not in the data: {', '.join(missing[:5])}")
-        return SliceDataset(
-            [by_name[n] for n in names],
-            cfg_data["normalization"],
-            cfg_data["resolution"],
-            stems,
-            cfg_data.get("context", 0),
-        )
+        return SliceDataset([by_name[n] for n in names], config.data, stems)
 
     train_set, val_set = dataset("train"), dataset("val")
     # The datasets hold their own (resized) copies: drop the full-resolution volumes, which
@@ -230,31 +178,29 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
     volumes.clear()
     # Explicit generators: their states travel in checkpoints (RngStateCallback), and the
     # loaders never draw from the global RNG, which augmentation and dropout use.
-    sampler_rng = torch.Generator().manual_seed(config["seed"])
-    weights = train_set.sample_weights(
-        cfg_data.get("oversample_tumor"), cfg_data.get("tumor_sampling", "uniform")
-    )
+    sampler_rng = torch.Generator().manual_seed(config.seed)
+    weights = train_set.sample_weights(config.data.oversample_tumor)
     if weights is None:
         sampler = RandomSampler(train_set, generator=sampler_rng)
     else:
         sampler = WeightedRandomSampler(weights, len(train_set), generator=sampler_rng)
-    workers = int(cfg_train["num_workers"])
+    workers = cfg_train.num_workers
     loader_args = {
-        "batch_size": int(cfg_train["batch_size"]),
+        "batch_size": cfg_train.batch_size,
         "num_workers": workers,
         "persistent_workers": workers > 0,
     }
     train_loader = DataLoader(
         train_set,
         sampler=sampler,
-        generator=torch.Generator().manual_seed(config["seed"] + 1),
-        drop_last=len(train_set) > cfg_train["batch_size"],
+        generator=torch.Generator().manual_seed(config.seed + 1),
+        drop_last=len(train_set) > cfg_train.batch_size,
         **loader_args,
     )
     val_loader = DataLoader(
         val_set,
         shuffle=False,
-        generator=torch.Generator().manual_seed(config["seed"] + 2),
+        generator=torch.Generator().manual_seed(config.seed + 2),
         **loader_args,
     )
 
@@ -265,12 +211,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
             f"{probe['32-true']} img/s in 32-true, {probe['bf16-mixed']} in bf16-mixed)",
             file=sys.stderr,
         )
-    module = SegmentationModule(config, val_patients=len(val_set.patients))
-    batches = len(train_loader)
-    if cfg_train.get("max_train_batches"):
-        batches = min(batches, int(cfg_train["max_train_batches"]))
-    planned_images = int(cfg_train["epochs"]) * batches * int(cfg_train["batch_size"])
-    module.compile_training = should_compile(cfg_train.get("compile", "auto"), planned_images)
+    module = SegmentationModule(config.to_dict(), val_patients=len(val_set.patients))
     if init_state is not None:
         module.model.load_state_dict(init_state)
     # Two checkpoints: best.ckpt by validation per-patient Dice, and last.ckpt every epoch
@@ -291,12 +232,12 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
         every_n_epochs=1,
         enable_version_counter=False,
     )
-    timing = TimingCallback(out, precision, compiled=module.compile_training, probe=probe)
+    timing = TimingCallback(out, precision, probe=probe)
     trainer = L.Trainer(
-        max_epochs=int(cfg_train["epochs"]),
-        accelerator=cfg_train["accelerator"],
+        max_epochs=cfg_train.epochs,
+        accelerator=cfg_train.accelerator,
         devices=devices,
-        strategy=cfg_train["strategy"],
+        strategy=cfg_train.strategy,
         precision=precision,
         callbacks=[
             HistoryCallback(out),
@@ -311,7 +252,7 @@ def _fit(volumes, split, config, out: Path, resume: bool, progress: bool | None,
         enable_progress_bar=sys.stderr.isatty() if progress is None else progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        limit_train_batches=cfg_train.get("max_train_batches"),
+        limit_train_batches=cfg_train.max_train_batches,
         default_root_dir=out,
         deterministic=False,
     )

@@ -70,3 +70,37 @@ def train_stages(
         previous = run / "last.ckpt"
     assert previous is not None, "a recipe has at least one stage"
     return previous
+
+
+def train_recipe(
+    data: str | Path,
+    root: str | Path,
+    recipe_path: str | Path,
+    split_path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Train or continue a whole recipe under ``root``: its stages, then each further
+    member from its stage's weights (``ROOT/member<k>``); return every member's run folder.
+    Rerun at any moment, it continues what is unfinished and skips what is done."""
+    from brainseg.recipe import load_recipe
+    from brainseg.training.run import train
+
+    recipe, root = load_recipe(recipe_path), Path(root)
+    split_path = split_path or recipe.split_path
+    configs: list[str | Path | None] = list(recipe.stage_configs)
+    train_stages(data, root, configs, split_path, overrides, "train", resume=True)
+    for k, member in recipe.further_members():
+        run = root / f"member{k}"
+        if stage_done(run):
+            continue
+        start = root / f"stage{member.from_stage}" / "last.ckpt"
+        member_overrides = dict(overrides or {})
+        member_overrides["train"] = {
+            **member_overrides.get("train", {}),
+            "init_weights": str(start),
+        }
+        resume = (run / "last.ckpt").exists()
+        print(f"train member {k}: {'resuming' if resume else 'training'}", file=sys.stderr)
+        config = None if resume else recipe.path(member.config)
+        train(data, run, config, member_overrides, split_path, resume)
+    return recipe.member_runs(root)

@@ -2,7 +2,7 @@
 ways researchers store them, segmented with ``brainseg predict`` and scored in 3D against
 their masks (world space). Prints one table row per variant (docs/own-scans.md).
 
-    python benchmarks/own_scans_variants.py --data ../shared/data/lgg/kaggle_3m \
+    python tools/own_scans_variants.py --data ../shared/data/lgg/kaggle_3m \
         --exclude splits/lgg_seed42_final.json --out bench_out/own_scans
 
 ``--exclude``: a split whose train patients the model was fit on; the others are scored.
@@ -125,7 +125,8 @@ def main() -> None:
         from brainseg.models.files import load_model_file, save_bundle
 
         config, state, meta = load_model_file(args.model)
-        config["data"]["framing"] = args.framing
+        data = config.data.model_copy(update={"framing": args.framing})
+        config = config.model_copy(update={"data": data})
         args.model = str(save_bundle(config, state, meta, Path(args.out) / "framed.pt"))
 
     seen = set(json.loads(Path(args.exclude).read_text())["train"]) if args.exclude else set()
