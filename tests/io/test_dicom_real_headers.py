@@ -171,12 +171,12 @@ def test_the_flair_is_chosen_with_a_t1_and_a_t2_beside_it(tmp_path, tiny_bundle,
 
 
 def test_a_seg_that_fails_does_not_hide_the_mask(tmp_path, tiny_bundle, capsys, monkeypatch):
-    import brainseg.io.dicom_seg as dicom_seg
+    from brainseg.inference import outputs
 
     def broken(*args, **kwargs):
         raise ValueError("no room on the device")
 
-    monkeypatch.setattr(dicom_seg, "write_dicom_seg", broken)
+    monkeypatch.setattr(outputs, "dicom_seg", broken)
     root = tmp_path / "in"
     write_series(root / "study", _slices(), AFFINE, "AX FLAIR", 1, 1, header=FLAIR)
     code, err, out = _predict(root, tmp_path / "out", tiny_bundle, capsys)

@@ -24,17 +24,13 @@ import numpy as np
 
 from brainseg.errors import INTERNAL_ERROR, BrainsegError, NothingToDoError
 from brainseg.fileio import write_bytes, write_text
+from brainseg.inference import outputs
 from brainseg.inference.batch import Batch, kill_switch
 from brainseg.inference.predictor import InferenceOptions, Predictor, Segmentation
 from brainseg.io.inputs import case_item, find_inputs, read_item
 from brainseg.io.readers import InputItem
 from brainseg.io.volume import Volume
-from brainseg.io.writers import (
-    png_bytes,
-    write_nifti_mask,
-    write_nifti_probabilities,
-    write_png_mask,
-)
+from brainseg.io.writers import probability_nifti_bytes
 
 log = logging.getLogger("brainseg")
 
@@ -137,63 +133,39 @@ class Runner:
         flair = self.predictor.preprocessor.slices(volume)[..., 1] if self.overlay else None
         for k, (name, mask) in enumerate(zip(volume.slice_names, masks, strict=True)):
             target = self._target(folder / f"{name}_pred.png")
-            write_png_mask(mask, target)
+            write_bytes(target, outputs.mask_png(mask))
             if flair is not None:
-                from brainseg.io.writers import overlay
-
-                over = overlay(flair[k], None, mask)
-                write_bytes(folder / f"{name}_overlay.png", png_bytes(over))
-            pixels = int(mask.sum())
-            rows.append(
-                {
-                    "input": str(files.get(name, item.source)),
-                    "output": str(target),
-                    "kind": "image",
-                    "slices": 1,
-                    "lesion_pixels": pixels,
-                    "lesion_present": pixels > 0,
-                    "lesion_mm3": "",
-                }
-            )
+                write_bytes(folder / f"{name}_overlay.png", outputs.overlay_png(flair[k], mask))
+            source = {"input": str(files.get(name, item.source)), "output": str(target)}
+            rows.append(source | {"kind": "image"} | outputs.lesion_summary(mask[None], volume))
         return rows
 
     def _write_volume(self, item: InputItem, volume: Volume, result: Segmentation) -> dict:
         """The case's files, and its row (QC included). A DICOM-SEG that cannot be written
         is the row's error; the NIfTI mask is still written and reported."""
         masks = result.masks
-        target, *others = self.outputs(item)
-        write_nifti_mask(masks, volume, self._target(target))
+        target = self._target(self.outputs(item)[0])
+        write_bytes(target, outputs.nifti_mask(masks, volume))
         if result.probabilities is not None:
             prob = self._target(self.out / item.rel / f"{item.name}_prob.nii.gz")
-            write_nifti_probabilities(result.probabilities, volume, prob)
-        voxels = int(masks.sum())
-        mm3 = volume.voxel_mm3
-        row = result.qc | {
-            "input": volume.source,
-            "output": str(target),
-            "kind": item.kind,
-            "slices": len(masks),
-            "lesion_pixels": voxels,
-            "lesion_present": voxels > 0,
-            "lesion_mm3": round(voxels * mm3, 3) if mm3 else "",
-            "lesion_ml": round(voxels * mm3 / 1000, 4) if mm3 else "",
-        }
+            write_bytes(prob, probability_nifti_bytes(result.probabilities, volume))
+        source = {"input": volume.source, "output": str(target), "kind": item.kind}
+        row = result.qc | source | outputs.lesion_summary(masks, volume)
         if item.kind == "dicom":
             row |= self._write_seg(item, volume, masks, row["notes"])
         return row
 
     def _write_seg(self, item: InputItem, volume: Volume, masks: np.ndarray, notes: str) -> dict:
         """The DICOM-SEG: the row's notes with what its header needed, or the row's error."""
-        from brainseg.io.dicom_seg import write_dicom_seg
-
         seg = self._target(self.out / item.rel / f"{item.name}_seg.dcm")
         try:
-            added = write_dicom_seg(masks, volume.slice_files, self.predictor.describe(), seg)
+            data, added = outputs.dicom_seg(masks, volume, self.predictor.describe())
+            write_bytes(seg, data)
         except Exception as exc:  # the mask stands; say why its SEG does not
             log.exception("DICOM-SEG of %s failed", item.source)
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return {"error": f"DICOM-SEG not written: {reason}"}
-        return {"notes": "; ".join(n for n in [notes, *added] if n)}
+        return {"notes": outputs.joined_notes(notes, *added)}
 
 
 def _import_in_background(module: str) -> None:

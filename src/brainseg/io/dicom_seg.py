@@ -9,13 +9,11 @@ QC record, never a crash."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from brainseg import __version__
-from brainseg.fileio import write_bytes
 from brainseg.io.dicom_clean import clean_copied, clean_headers
 from brainseg.logs import library_warnings
 
@@ -90,12 +88,3 @@ def _segmentation(masks: np.ndarray, sources: list, model: dict[str, Any]):
     buffer = io.BytesIO()
     seg.save_as(buffer)
     return buffer.getvalue(), notes
-
-
-def write_dicom_seg(
-    masks: np.ndarray, slice_files: list[str], model: dict, out: str | Path
-) -> list[str]:
-    """Write the DICOM-SEG atomically; return the notes on the source's header."""
-    data, notes = dicom_seg_bytes(masks, slice_files, model)
-    write_bytes(out, data)
-    return notes

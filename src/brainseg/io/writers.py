@@ -1,18 +1,15 @@
-"""Writers: masks as PNG slices (0 and 255) or as a NIfTI volume on the input's grid, and
-the overlay picture (FLAIR, truth, prediction) that predict, the service and the reports show.
-
-All writes are atomic (``brainseg.fileio``): a kill never leaves half a file behind.
-"""
+"""Output encodings: masks as PNG slices (0 and 255) or as a NIfTI volume on the input's
+grid, probabilities as NIfTI, and the overlay picture (FLAIR, truth, prediction) that
+predict, the service and the reports show. Bytes only: ``brainseg.fileio`` writes them
+atomically, ``brainseg.inference.outputs`` says which a segmentation gets."""
 
 from __future__ import annotations
 
 import gzip
 import io
-from pathlib import Path
 
 import numpy as np
 
-from brainseg.fileio import write_bytes
 from brainseg.io.volume import Volume
 
 
@@ -73,15 +70,3 @@ def _nifti_bytes(values: np.ndarray, reference: Volume) -> bytes:
     result.set_qform(affine, code=qcode or 1)
     result.set_sform(affine, code=scode or 1)
     return gzip.compress(result.to_bytes(), compresslevel=6, mtime=0)
-
-
-def write_nifti_mask(masks: np.ndarray, reference: Volume, out: str | Path) -> None:
-    write_bytes(out, mask_nifti_bytes(masks, reference))
-
-
-def write_nifti_probabilities(probabilities: np.ndarray, reference: Volume, out) -> None:
-    write_bytes(out, probability_nifti_bytes(probabilities, reference))
-
-
-def write_png_mask(mask: np.ndarray, out: str | Path) -> None:
-    write_bytes(out, mask_png_bytes(mask))
