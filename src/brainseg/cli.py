@@ -12,8 +12,8 @@ import sys
 from collections.abc import Callable
 
 # numpy's BLAS only does small resizes here, and its idle threads spin after each call,
-# slowing the ONNX Runtime threads that run next: 360 -> 257 ms per 20-slice volume with one
-# thread (docs/performance.md). Set before numpy loads; a user's own setting wins.
+# slowing the ONNX Runtime threads that run next (docs/performance.md). Set before numpy
+# loads; a user's own setting wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from brainseg import __version__, commands
@@ -207,7 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="YAML config (default: brainseg.config's defaults); repeat it for chained stages",
     )
-    p.add_argument("--split", help="split JSON (default: the recipe's, or one made by the seed)")
+    p.add_argument(
+        "--split", help="split JSON (default: the recipe's, or one made with the config's seed)"
+    )
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)

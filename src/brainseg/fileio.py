@@ -49,3 +49,28 @@ def write_bytes(path: str | Path, data: bytes) -> None:
 
 def write_json(path: str | Path, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def csv_text(
+    rows: list[dict], columns: list[str], header: bool = True, significant: int | None = 6
+) -> str:
+    """CSV text of the rows' chosen columns (others ignored, missing ones empty); floats to
+    ``significant`` digits (None: as they are). The one CSV writer of brainseg's tables."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    if header:
+        writer.writeheader()
+    for row in rows:
+        if significant is not None:
+            row = {
+                k: (f"{v:.{significant}g}" if isinstance(v, float) else v) for k, v in row.items()
+            }
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _rounded(value: Any, significant: int) -> Any:
+    return f"{value:.{significant}g}" if isinstance(value, float) else value

@@ -1,7 +1,7 @@
 """Post-processing of binary masks, selected by a spec such as ``close+lcc``.
 
-- ``close``: the seed's step, uint8 then a morphological closing with a 5x5 ellipse (the
-  same element as OpenCV's ``getStructuringElement(MORPH_ELLIPSE, (5, 5))``), per slice.
+- ``close``: the original LGG U-Net's step, uint8 then a morphological closing with a 5x5
+  ellipse (OpenCV's ``getStructuringElement(MORPH_ELLIPSE, (5, 5))``), per slice.
 - ``lcc``: keep the largest 3D connected component of the patient's volume (Buda et al.).
 - ``lcc2d``: keep the largest connected component in each slice.
 - ``small`` or ``small:N``: remove 3D components smaller than N voxels (default 100).

@@ -45,7 +45,7 @@ def test_three_parts_cover_the_80_patients_and_resume_after_a_kill(tmp_path, tin
     out2 = tmp_path / "out2"
     command = [sys.executable, "-m", "brainseg", "predict", str(root), "--out", str(out2)]
     command += ["--model", str(tiny_bundle), "--num-parts", "3", "--part-id", "1"]
-    env = {**os.environ, "BRAINSEG_TEST_KILL_AFTER_CASES": "5"}
+    env = {**os.environ, "BRAINSEG_TEST_KILL": "predict:5"}
     killed = subprocess.run(command, env=env, capture_output=True)
     assert killed.returncode == -signal.SIGKILL
     finished = _done_patients(out2)

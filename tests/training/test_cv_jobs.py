@@ -6,7 +6,7 @@ import json
 
 from brainseg.cli import main
 from brainseg.cores import available_cores
-from brainseg.training.callbacks import KILL_ENV
+from brainseg.killpoints import KILL_ENV
 from brainseg.training.cv_jobs import core_shares, visible_gpus
 from brainseg.training.stages import stage_done
 from tests.training.test_cv import _stage_configs
@@ -47,7 +47,7 @@ def test_folds_run_side_by_side_and_a_failed_one_resumes(synth_root, tmp_path, c
         "2",
     ]
     # Every fold process is killed in its first epoch: the command fails and says where.
-    monkeypatch.setenv(KILL_ENV, "0:1")
+    monkeypatch.setenv(KILL_ENV, "train:0:1")
     assert main([*args, *_stage_configs(tmp_path)]) == 1
     err = capsys.readouterr().err
     for k in (0, 1):

@@ -2,7 +2,7 @@
 first checkpoint, each time rerunning the same command with ``--resume``; every rerun
 continues (or, with nothing to resume yet, starts afresh).
 
-The kills come from inside the run (the test-only ``BRAINSEG_TEST_KILL_AT=EPOCH:BATCH``
+The kills come from inside the run (the test-only ``BRAINSEG_TEST_KILL=train:EPOCH:BATCH``
 hook), so the test does not depend on how fast the machine is. At the end history.csv holds
 every epoch once, every checkpoint loads, and the weights equal those of an uninterrupted run
 with the same seed (RNG states travel in the checkpoints).
@@ -52,7 +52,7 @@ def test_five_kills_then_identical_model(synth_root, tmp_path):
 
     run = tmp_path / "killed"
     for kill_epoch, kill_batch in KILLS:  # the same command every time, as a requeued job
-        env = {**os.environ, "BRAINSEG_TEST_KILL_AT": f"{kill_epoch}:{kill_batch}"}
+        env = {**os.environ, "BRAINSEG_TEST_KILL": f"train:{kill_epoch}:{kill_batch}"}
         result = subprocess.run(
             _command(synth_root, run, config_path, resume=True),
             env=env,

@@ -1,6 +1,6 @@
 """Train/validation/test splits by patient (default) or by slice (for comparison only).
 
-The seed's fractions: 10% of patients for test first, then 20% of the rest for validation.
+The default fractions: 10% of patients for test first, then 20% of the rest for validation.
 The same seed always gives a byte-identical JSON file.
 """
 

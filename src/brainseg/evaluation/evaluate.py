@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import sys
 from pathlib import Path
@@ -15,7 +13,7 @@ from brainseg.data.splits import load_split, subset_items
 from brainseg.data.volumes import Patient, load_clean_volumes
 from brainseg.errors import BrainsegError, DataProblemsError, Problem
 from brainseg.evaluation.scoring import aggregate, score_patient
-from brainseg.fileio import write_json, write_text
+from brainseg.fileio import csv_text, write_json, write_text
 from brainseg.inference.predictor import InferenceOptions
 from brainseg.io.images import ImageReadError, read_image
 from brainseg.postprocess import ABLATION, apply_postprocess
@@ -74,12 +72,7 @@ def read_predictions(pred_dir: Path, volume: Patient) -> np.ndarray:
 
 def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
     """CSV text of the rows' chosen columns, floats to 6 significant digits."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    return buffer.getvalue()
+    return csv_text(rows, columns)
 
 
 def finite_json(obj: Any) -> Any:

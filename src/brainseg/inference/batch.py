@@ -8,24 +8,20 @@ present file is a complete one.
 from __future__ import annotations
 
 import csv
-import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from brainseg.errors import BrainsegError
 from brainseg.io.readers import InputItem
-
-# Test-only: SIGKILL this process after this many cases, so the resume test kills at a
-# chosen point instead of after a sleep.
-KILL_ENV = "BRAINSEG_TEST_KILL_AFTER_CASES"
+from brainseg.killpoints import kill_now, kill_point
 
 
 def kill_switch(cases_done: int) -> None:
-    limit = os.environ.get(KILL_ENV)
-    if limit and cases_done >= int(limit):
-        os.kill(os.getpid(), signal.SIGKILL)
+    """Test-only: SIGKILL after N finished cases (``BRAINSEG_TEST_KILL=predict:N``)."""
+    point = kill_point("predict")
+    if point is not None and cases_done >= point[0]:
+        kill_now()
 
 
 @dataclass

@@ -13,8 +13,6 @@ Cluster runs split the cases with ``--num-parts/--part-id`` and resume with
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import sys
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from brainseg.errors import INTERNAL_ERROR, BrainsegError, NothingToDoError
-from brainseg.fileio import write_bytes, write_text
+from brainseg.fileio import csv_text, write_bytes, write_text
 from brainseg.inference import outputs
 from brainseg.inference.batch import Batch, kill_switch
 from brainseg.inference.predictor import InferenceOptions, Predictor, Segmentation
@@ -169,7 +167,7 @@ class Runner:
 
 
 def _import_in_background(module: str) -> None:
-    """Start importing ``module`` (0.4 s for scipy.ndimage) on a thread, so that it overlaps
+    """Start importing ``module`` (scipy.ndimage takes a while) on a thread, so that it overlaps
     reading and inference instead of adding to them; a later import waits for it."""
     import importlib
     import threading
@@ -178,12 +176,7 @@ def _import_in_background(module: str) -> None:
 
 
 def _rows_csv(rows: list[dict], header: bool = True) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS + ["error"], extrasaction="ignore")
-    if header:
-        writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    return csv_text(rows, CSV_COLUMNS + ["error"], header, significant=None)
 
 
 def _append(path: Path, rows: list[dict]) -> None:

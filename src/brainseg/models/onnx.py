@@ -175,10 +175,9 @@ def set_member_gate(model: onnx.ModelProto, gate: float, new: float) -> None:
 def ungated_onnx(path: Path, gate: float) -> Path:
     """A cached copy of a gated ensemble's ONNX file (fp32 or INT8) whose gate passes every
     slice: the same members with the same weights and quantization, each run on every slice
-    (``predict --all-members``). INT8 files exported since 2026-12-03 calibrate every member
-    on every calibration slice (:func:`brainseg.inference.quantize.quantize_onnx`); older
-    ones calibrated the later members on the slices that passed the gate (for the shipped
-    v2.1, Dice within 0.0005 of torch without the gate, docs/performance.md)."""
+    (``predict --all-members``). An INT8 export calibrates every member on every
+    calibration slice (:func:`brainseg.inference.quantize.quantize_onnx`), so its ranges
+    hold for every slice here too."""
     import onnx
 
     target = cache_dir() / "onnx" / f"{path.stem}-{file_digest(path)}-ungated.onnx"

@@ -3,7 +3,7 @@
 Slices stay uint8 in memory (training keeps the whole dataset that way), and normalisation
 is a per-channel multiplier applied on the batch:
 
-- ``scale255``: the seed's fixed division by 255.
+- ``scale255``: a fixed division by 255, as the original LGG U-Net (Buda et al.) scales.
 - ``volume``: divide each channel by its 99th percentile over the non-zero (head) pixels of
   the whole volume. LGG volumes differ several-fold in brightness; this brings a dark volume
   into the same range as a bright one. For a lone slice the slice is the volume.

@@ -4,8 +4,6 @@ are written atomically (temp file, fsync, rename)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import random
 import time
 from pathlib import Path
@@ -16,7 +14,8 @@ import numpy as np
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from brainseg.fileio import atomic_write, write_json, write_text
+from brainseg.fileio import atomic_write, csv_text, write_json, write_text
+from brainseg.killpoints import kill_now, kill_point
 
 HISTORY_COLUMNS = [
     "epoch",
@@ -82,14 +81,7 @@ class HistoryCallback(L.Callback):
                 )
 
     def _write(self) -> None:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        for row in self.rows:
-            writer.writerow(
-                {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()}
-            )
-        write_text(self.run_dir / "history.csv", buffer.getvalue())
+        write_text(self.run_dir / "history.csv", csv_text(self.rows, HISTORY_COLUMNS))
         from brainseg.report.curves import plot_history
 
         plot_history(self.rows, self.run_dir / "curves.png")
@@ -208,30 +200,21 @@ class TimingCallback(L.Callback):
             self.write(trainer)
 
 
-KILL_ENV = "BRAINSEG_TEST_KILL_AT"
-
-
 class KillAtBatch(L.Callback):
-    """Test-only: SIGKILL this process when training reaches (epoch, batch), so the
-    reliability tests kill at a chosen point instead of after a sleep. Enabled only by the
-    ``BRAINSEG_TEST_KILL_AT=EPOCH:BATCH`` environment variable."""
+    """Test-only: SIGKILL this process when training reaches (epoch, batch)
+    (``BRAINSEG_TEST_KILL=train:EPOCH:BATCH``, :mod:`brainseg.killpoints`)."""
 
     def __init__(self, epoch: int, batch: int):
         self.epoch, self.batch = epoch, batch
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.current_epoch == self.epoch and batch_idx == self.batch:
-            import os
-            import signal
-
-            os.kill(os.getpid(), signal.SIGKILL)
+            kill_now()
 
 
 def kill_switch_callbacks() -> list[L.Callback]:
-    import os
-
-    spec = os.environ.get(KILL_ENV)
-    if not spec:
+    point = kill_point("train")
+    if point is None:
         return []
-    epoch, _, batch = spec.partition(":")
-    return [KillAtBatch(int(epoch), int(batch or 0))]
+    epoch, batch = (*point, 0)[:2]
+    return [KillAtBatch(epoch, batch)]

@@ -2,11 +2,10 @@
 
 GPUs: bf16-mixed where supported, otherwise 16-mixed. CPUs: bf16 pays only where the CPU
 computes it natively (``avx512_bf16`` or ``amx_bf16`` in /proc/cpuinfo; elsewhere it is
-emulated and about 100x slower), and even there not always: on 2 cores of a Xeon with
-AVX-512 bf16 but no AMX, one run of the default model trained at 25.0 img/s in fp32 and 19.9
-in bf16-mixed at 128 px, and 3.8 against 4.6 at 256 px (docs/performance.md). So on such a
-CPU, auto times one training step of the run's own model and batch shape in each precision
-and takes the faster; bf16 must win by ``BF16_MARGIN``, since it also costs accuracy.
+emulated and far slower), and even there not always: without AMX, fp32 can be the faster
+at small resolutions (docs/performance.md). So on such a CPU, auto times one training step
+of the run's own model and batch shape in each precision and takes the faster; bf16 must
+win by ``BF16_MARGIN``, since it also costs accuracy.
 """
 
 from __future__ import annotations
