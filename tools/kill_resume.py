@@ -26,8 +26,8 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--kills", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     out = Path(args.out)
@@ -40,7 +40,8 @@ def main() -> None:
     command += ["--out", str(run), "--config", str(config), "--resume"]
     rng = random.Random(args.seed)
     for kill in range(args.kills):
-        wait = rng.uniform(5, 25)
+        # the first kill comes 5 s after the start, before the first checkpoint (checked)
+        wait = 5.0 if kill == 0 else rng.uniform(5, 25)
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -52,6 +53,9 @@ def main() -> None:
             process.wait()
         epochs = _epochs(run)
         had = (run / "last.ckpt").exists()
+        if kill == 0 and had:
+            print("the first kill came after the first checkpoint: use a slower setting")
+            sys.exit(1)
         print(
             f"kill {kill + 1} after {time.perf_counter() - started:.1f} s: epochs in history "
             f"{epochs}, last.ckpt {'present' if had else 'absent'}",

@@ -169,8 +169,6 @@ def to_frame(
         scale = float(np.clip(mapping.extent_mm / KAGGLE_EXTENT_MM, *EXTENT_SCALE))
         mapping.frame_mm = FRAME_PIXEL_MM * scale
         close = False
-    elif framing not in ("spacing", "extent"):
-        raise ValueError(f"framing must be 'spacing' or 'extent', not {framing!r}")
     if close and (h, w) == (FRAME_SIZE, FRAME_SIZE):
         return reoriented, mapping
     mapping.centre = _head_centre(reoriented[..., 1])

@@ -13,11 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from brainseg.errors import BrainsegError
-
-MODES = ("scale255", "volume")
-
-
 BACKGROUND_FRACTION = 0.1  # a constant value on this share of voxels is the background
 
 
@@ -72,10 +67,8 @@ def to_uint8(channel: np.ndarray) -> np.ndarray:
 def channel_scales(images: np.ndarray, mode: str) -> np.ndarray:
     """Multipliers (C,) float32 for a volume ``images`` (S, H, W, C) or a slice (H, W, C)."""
     channels = images.shape[-1]
-    if mode == "scale255":
+    if mode == "scale255":  # the config's DataConfig.normalization checked the choice
         return np.full(channels, 1 / 255, np.float32)
-    if mode != "volume":
-        raise BrainsegError(f"normalization must be one of {MODES}, not '{mode}'")
     flat = images.reshape(-1, channels)
     scales = np.empty(channels, np.float32)
     for c in range(channels):
