@@ -27,6 +27,7 @@ from brainseg.evaluation.evaluate import (
     rows_to_csv,
     score_variants,
 )
+from brainseg.evaluation.lesions import lesion_detection
 from brainseg.fileio import atomic_write, write_json, write_text
 from brainseg.postprocess import ABLATION, apply_postprocess
 
@@ -200,11 +201,12 @@ def write_cv_report(
         "thresholds": _threshold_sweep(volumes, {p: oof[p][1][0] for p in oof}, best),
     }
     chosen = {v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw, strict=True)}
-    flair = {
-        v.patient: apply_postprocess(m, best)
-        for v, m in zip(volumes, raw_flair, strict=True)
-        if v.patient in {r["patient"] for r in worst}
+    flair_all = {
+        v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw_flair, strict=True)
     }
+    metrics["lesion_detection"] = lesion_detection(volumes, chosen)
+    metrics["lesion_detection_flair_only"] = lesion_detection(volumes, flair_all)
+    flair = {r["patient"]: flair_all[r["patient"]] for r in worst}
     figures = {"seed": seed, "worst": worst, "volumes": volumes, "chosen": chosen, "flair": flair}
     _write_report(cv.report(report_dir), metrics, rows, results[best], figures)
     return metrics

@@ -86,4 +86,28 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
                 f"{t['threshold']:g} {f(t['dice_per_patient_mean'])}" for t in metrics["thresholds"]
             ),
         ]
+    lines += _detection_lines(metrics, f)
     return "\n".join(lines) + "\n"
+
+
+def _detection_lines(metrics: dict[str, Any], f) -> list[str]:
+    """Lesion detection by lesion size (``brainseg.evaluation.lesions``), both inputs."""
+    if "lesion_detection" not in metrics:
+        return []
+    lines = [
+        "",
+        "Lesion detection by size (3D components; found: overlapped by the prediction):",
+        "",
+        "| lesion size (voxels) | lesions | found | sensitivity | FLAIR only | "
+        "false positives per patient | FLAIR only |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    rows = zip(metrics["lesion_detection"], metrics["lesion_detection_flair_only"], strict=True)
+    for row, flair in rows:
+        lines.append(
+            f"| {row['size_voxels']} | {row['lesions']} | {row['found']} | "
+            f"{f(row['sensitivity'])} | {f(flair['sensitivity'])} | "
+            f"{f(row['false_positives_per_patient'])} | "
+            f"{f(flair['false_positives_per_patient'])} |"
+        )
+    return lines

@@ -12,6 +12,7 @@ import numpy as np
 from brainseg.data.splits import load_split, subset_items
 from brainseg.data.volumes import Patient, load_clean_volumes
 from brainseg.errors import BrainsegError, DataProblemsError, Problem
+from brainseg.evaluation.lesions import lesion_detection
 from brainseg.evaluation.scoring import aggregate, score_patient
 from brainseg.fileio import csv_text, write_json, write_text
 from brainseg.inference.predictor import InferenceOptions
@@ -173,6 +174,7 @@ def evaluate(
         "tta": bool(predictor.tta) if predictor else False,
         "model": model_info,
         "ablation": ablation_rows,
+        "lesion_detection": lesion_detection(volumes, chosen_preds),
     }
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", finite_json(metrics))
