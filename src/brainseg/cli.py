@@ -290,9 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", commands.cmd_export, "Export a model to ONNX with a dynamic batch size.")
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="file to write")
     p.add_argument("--model", help="checkpoint or bundle (default: the shipped model)")
-    p.add_argument(
-        "--int8", action="store_true", help="static INT8 quantization (needs --calibration)"
-    )
+    p.add_argument("--int8", action="store_true", help="static INT8 quantization (needs --data)")
     p.add_argument("--data", metavar="DATA", help="with --int8: the dataset to calibrate on")
     split = p.add_mutually_exclusive_group()
     split.add_argument("--split", help="split JSON: calibrate on its training patients only")

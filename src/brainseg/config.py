@@ -193,37 +193,48 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def validation_problems(exc: ValidationError, where: str) -> BrainsegError:
+    """One ``where: key: what is wrong`` line per problem pydantic found, as one error."""
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif "input" in error and not isinstance(error["input"], dict):
+            message += f" (got {error['input']!r})"
+        lines.append(f"{where}: {key}: {message}")
+    return BrainsegError("\n".join(lines))
+
+
 def validate_config(raw: dict[str, Any], where: str = "config") -> Config:
     """The full, typed config (defaults filled in); every problem is one line
     ``where: key: what is wrong``, raised together as one ``BrainsegError``."""
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown key"
-            elif "input" in error and not isinstance(error["input"], dict):
-                message += f" (got {error['input']!r})"
-            lines.append(f"{where}: {key}: {message}")
-        raise BrainsegError("\n".join(lines)) from None
+        raise validation_problems(exc, where) from None
 
 
-def read_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A YAML recipe as a raw mapping, with its ``extends:`` chain merged in."""
-    path = Path(path)
-    if path.resolve() in _seen:
-        raise BrainsegError(f"{path}: 'extends' loops back to itself")
+def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
+    """A YAML file that must hold a mapping; one line naming the file when it does not."""
     try:
         loaded = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
-        raise BrainsegError(f"{path}: cannot read config ({exc.strerror})") from None
+        raise BrainsegError(f"{path}: cannot read {what} ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         raise BrainsegError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(loaded, dict):
-        raise BrainsegError(f"{path}: config must be a YAML mapping")
+        raise BrainsegError(f"{path}: a {what} must be a YAML mapping")
+    return loaded
+
+
+def read_config_file(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML config file as a raw mapping, with its ``extends:`` chain merged in."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise BrainsegError(f"{path}: 'extends' loops back to itself")
+    loaded = read_yaml_mapping(path)
     base = loaded.pop("extends", None)
     if base is None:
         return loaded

@@ -14,9 +14,7 @@ A run of a recipe keeps its stages in ``RUN/stage<n>/`` and its further members 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from brainseg.errors import BrainsegError
@@ -91,31 +89,15 @@ class Recipe(_Frozen):
 def load_recipe(path: str | Path) -> Recipe:
     """A recipe file, validated: its fields, that its stage and member configs exist and
     load, and that each member's config trains at the resolution the recipe states."""
-    from brainseg.config import load_config
+    from brainseg.config import load_config, read_yaml_mapping, validation_problems
     from brainseg.postprocess import parse_spec
 
     path = Path(path)
-    try:
-        raw: Any = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise BrainsegError(f"{path}: cannot read recipe ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        raise BrainsegError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(raw, dict):
-        raise BrainsegError(f"{path}: a recipe must be a YAML mapping")
+    raw = read_yaml_mapping(path, "recipe")
     try:
         recipe = Recipe.model_validate({**raw, "folder": path.parent})
     except ValidationError as exc:
-        problems = [
-            f"{path}: {'.'.join(map(str, e['loc'])) or '(top level)'}: "
-            + (
-                "unknown key"
-                if e["type"] == "extra_forbidden"
-                else e["msg"].removeprefix("Value error, ")
-            )
-            for e in exc.errors()
-        ]
-        raise BrainsegError("\n".join(problems)) from None
+        raise validation_problems(exc, str(path)) from None
     parse_spec(recipe.postprocess)
     for member in recipe.members:
         source = (

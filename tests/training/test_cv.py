@@ -14,6 +14,11 @@ from brainseg.training.stages import stage_done
 from tests.conftest import TINY_CONFIG
 
 
+def _cv(data: Path, out: Path) -> list[str]:
+    """The start of a ``brainseg cv run`` command line."""
+    return ["cv", "run", "--data", str(data), "--out", str(out)]
+
+
 def _stage_configs(tmp_path: Path) -> list[str]:
     first = {k: dict(v) for k, v in TINY_CONFIG.items()}
     first["train"].update(epochs=1)
@@ -25,23 +30,13 @@ def _stage_configs(tmp_path: Path) -> list[str]:
 
 def test_cv_trains_every_fold_and_pools_out_of_fold(synth_root, tmp_path, capsys):
     out = tmp_path / "cv"
-    args = [
-        "cv",
-        "run",
-        "--data",
-        str(synth_root),
-        "--out",
-        str(out),
-        "--folds",
-        "4",
-        *_stage_configs(tmp_path),
-    ]
+    args = [*_cv(synth_root, out), "--folds", "4", *_stage_configs(tmp_path)]
     assert main([*args, "--fold", "2"]) == 0
     assert "partial: folds [2]" in capsys.readouterr().out
     assert not (out / "fold0").exists()
     assert main(args) == 1  # a second start must not overwrite the first
     assert "already holds a cross-validation" in capsys.readouterr().err
-    assert main(["cv", "run", "--data", str(synth_root), "--out", str(out), "--resume"]) == 0
+    assert main([*_cv(synth_root, out), "--resume"]) == 0
     printed = capsys.readouterr().out
     assert "8 out-of-fold patients, Dice" in printed and "partial" not in printed
 
@@ -79,7 +74,7 @@ def test_cv_trains_every_fold_and_pools_out_of_fold(synth_root, tmp_path, capsys
 
     # a finished cross-validation resumes to the same report, training nothing
     before = (out / "fold1" / "stage2" / "last.ckpt").stat().st_mtime_ns
-    assert main(["cv", "run", "--data", str(synth_root), "--out", str(out), "--resume"]) == 0
+    assert main([*_cv(synth_root, out), "--resume"]) == 0
     assert (out / "fold1" / "stage2" / "last.ckpt").stat().st_mtime_ns == before
     assert "cv: fold" not in capsys.readouterr().err
 
@@ -87,70 +82,20 @@ def test_cv_trains_every_fold_and_pools_out_of_fold(synth_root, tmp_path, capsys
 def test_cv_refuses_a_different_setup_on_resume(synth_root, tmp_path, capsys):
     out = tmp_path / "cv"
     stages = _stage_configs(tmp_path)[:2]
-    assert (
-        main(
-            [
-                "cv",
-                "run",
-                "--data",
-                str(synth_root),
-                "--out",
-                str(out),
-                "--folds",
-                "2",
-                *stages,
-                "--fold",
-                "0",
-            ]
-        )
-        == 0
-    )
+    assert main([*_cv(synth_root, out), "--folds", "2", *stages, "--fold", "0"]) == 0
     capsys.readouterr()
-    assert (
-        main(
-            ["cv", "run", "--data", str(synth_root), "--out", str(out), "--folds", "3", "--resume"]
-        )
-        == 1
-    )
+    assert main([*_cv(synth_root, out), "--folds", "3", "--resume"]) == 1
     assert "folds 2, not 3" in capsys.readouterr().err
-    assert (
-        main(["cv", "run", "--data", str(synth_root), "--out", str(out), *stages, "--fold", "0"])
-        == 1
-    )
+    assert main([*_cv(synth_root, out), *stages, "--fold", "0"]) == 1
     assert "add --resume to continue fold 0" in capsys.readouterr().err
     # another job may start another fold of the same set-up without --resume (parallel runs)
-    assert (
-        main(
-            [
-                "cv",
-                "run",
-                "--data",
-                str(synth_root),
-                "--out",
-                str(out),
-                "--folds",
-                "2",
-                *stages,
-                "--fold",
-                "1",
-            ]
-        )
-        == 0
-    )
+    assert main([*_cv(synth_root, out), "--folds", "2", *stages, "--fold", "1"]) == 0
     assert "2 out-of-fold patients" not in capsys.readouterr().out
-    assert (
-        main(["cv", "run", "--data", str(synth_root), "--out", str(out), "--resume", "--fold", "5"])
-        == 1
-    )
+    assert main([*_cv(synth_root, out), "--resume", "--fold", "5"]) == 1
     assert "--fold 5 is not between 0 and 1" in capsys.readouterr().err
     # --resume with nothing to resume starts afresh (here refused at once for its --fold)
     none = tmp_path / "none"
-    assert (
-        main(
-            ["cv", "run", "--data", str(synth_root), "--out", str(none), "--resume", "--fold", "9"]
-        )
-        == 1
-    )
+    assert main([*_cv(synth_root, none), "--resume", "--fold", "9"]) == 1
     err = capsys.readouterr().err
     assert "nothing to resume yet (no folds.json): starting from the beginning" in err
     assert "--fold 9 is not between 0 and 4" in err and not none.exists()
@@ -159,33 +104,17 @@ def test_cv_refuses_a_different_setup_on_resume(synth_root, tmp_path, capsys):
 def test_cv_recipe_extended_by_a_stage_and_an_earlier_stage_scored(synth_root, tmp_path, capsys):
     out = tmp_path / "cv"
     both = _stage_configs(tmp_path)
-    first = ["cv", "run", "--data", str(synth_root), "--out", str(out), "--folds", "2"]
+    first = [*_cv(synth_root, out), "--folds", "2"]
     assert main([*first, *both[:2]]) == 0
     one_stage = json.loads((out / "report" / "metrics.json").read_text())
     assert one_stage["predictions"] == "fold<k>/stage1/oof"
     before = (out / "fold0" / "stage1" / "last.ckpt").stat().st_mtime_ns
     # appending a stage together with another change is refused and changes nothing
-    assert (
-        main(
-            [
-                "cv",
-                "run",
-                "--data",
-                str(synth_root),
-                "--out",
-                str(out),
-                "--resume",
-                *both,
-                "--seed",
-                "3",
-            ]
-        )
-        == 1
-    )
+    assert main([*_cv(synth_root, out), "--resume", *both, "--seed", "3"]) == 1
     assert "seed 42, not 3" in capsys.readouterr().err
     assert len(yaml.safe_load((out / "cv.yaml").read_text())["stages"]) == 1
     # the saved stage, then a new one: each fold continues from its last weights
-    assert main(["cv", "run", "--data", str(synth_root), "--out", str(out), "--resume", *both]) == 0
+    assert main([*_cv(synth_root, out), "--resume", *both]) == 0
     assert "recipe extended to 2 stages" in capsys.readouterr().err
     assert (out / "fold0" / "stage1" / "last.ckpt").stat().st_mtime_ns == before
     second = yaml.safe_load((out / "fold1" / "stage2" / "config.yaml").read_text())
@@ -206,10 +135,7 @@ def test_cv_recipe_extended_by_a_stage_and_an_earlier_stage_scored(synth_root, t
     assert main(["cv", "report", str(out), "--stage", "3"]) == 1
     assert "--stage 3 is not between 1 and 2" in capsys.readouterr().err
     # a recipe that changes a saved stage (not only appends) is still refused
-    assert (
-        main(["cv", "run", "--data", str(synth_root), "--out", str(out), "--resume", *both[2:]])
-        == 1
-    )
+    assert main([*_cv(synth_root, out), "--resume", *both[2:]]) == 1
     assert "stages" in capsys.readouterr().err
 
 
@@ -235,18 +161,7 @@ def test_cv_lever_set_in_every_stage_and_kept_on_resume(synth_root, tmp_path, ca
     out = tmp_path / "cv"
     stages = _stage_configs(tmp_path)
     lever = ["--set", "augment.skull_strip=0.5"]
-    args = [
-        "cv",
-        "run",
-        "--data",
-        str(synth_root),
-        "--out",
-        str(out),
-        "--folds",
-        "2",
-        *stages,
-        *lever,
-    ]
+    args = [*_cv(synth_root, out), "--folds", "2", *stages, *lever]
     assert main([*args, "--fold", "0"]) == 0
     for n in (1, 2):
         config = yaml.safe_load((out / "fold0" / f"stage{n}" / "config.yaml").read_text())
@@ -255,7 +170,7 @@ def test_cv_lever_set_in_every_stage_and_kept_on_resume(synth_root, tmp_path, ca
         "augment": {"skull_strip": 0.5}
     }
     capsys.readouterr()
-    resume = ["cv", "run", "--data", str(synth_root), "--out", str(out), "--resume"]
+    resume = [*_cv(synth_root, out), "--resume"]
     assert main([*resume, "--set", "augment.skull_strip=0.2"]) == 1
     assert "overrides" in capsys.readouterr().err
     assert main([*resume, "--fold", "1"]) == 0  # the saved lever applies
