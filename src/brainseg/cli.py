@@ -101,7 +101,13 @@ def _cv_parsers(add: Callable) -> None:
     )
 
     p = action("report", commands.cmd_cv_report, "Rewrite a cross-validation's report.")
-    p.add_argument("out", metavar="OUT", help="cross-validation folder")
+    p.add_argument("out", metavar="OUT", nargs="?", help="cross-validation folder")
+    p.add_argument(
+        "--records",
+        metavar="DIR",
+        help="rebuild the report from the fold records in DIR alone (fold<k>.json, as "
+        "OUT/report/records holds them) into DIR/report",
+    )
     p.add_argument(
         "--stage",
         type=int,

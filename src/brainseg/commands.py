@@ -160,6 +160,16 @@ def cmd_cv_run(args: argparse.Namespace) -> int:
 
 
 def cmd_cv_report(args: argparse.Namespace) -> int:
+    if args.records:
+        from brainseg.evaluation.crossval import report_from_records
+
+        if args.out or args.stage:
+            raise BrainsegError("--records rebuilds from the records alone: no OUT or --stage")
+        out = Path(args.records) / "report"
+        print_cv_summary(str(Path(args.records)), report_from_records(args.records, out))
+        return 0
+    if not args.out:
+        raise BrainsegError("give the cross-validation folder OUT, or --records DIR")
     from brainseg.training.cv import report_cv
 
     print_cv_summary(args.out, report_cv(args.out, args.stage))

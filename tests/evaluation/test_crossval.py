@@ -8,9 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from brainseg.cli import main
 from brainseg.data.volumes import load_clean_volumes
-from brainseg.evaluation.crossval import bootstrap_interval, read_oof, save_oof, write_cv_report
+from brainseg.evaluation.crossval import (
+    bootstrap_interval,
+    read_oof,
+    report_from_records,
+    save_oof,
+    write_cv_report,
+)
 from brainseg.evaluation.cv_layout import CVFolder
+from brainseg.evaluation.evaluate import finite_json
 
 
 def test_bootstrap_interval_known_values():
@@ -71,6 +79,18 @@ def test_report_on_known_predictions(synth_root, tmp_path):
     report = (tmp_path / "report" / "report.md").read_text()
     assert "| three sequences | none | 0.875 |" in report
     assert "fold 1 0.750 / 0.000 (4 patients)" in report
+    # the fold records alone rebuild the same figures (no predictions, no data)
+    records = tmp_path / "report" / "records"
+    assert sorted(p.name for p in records.iterdir()) == ["fold0.json", "fold1.json"]
+    rebuilt = report_from_records(records, tmp_path / "rebuilt", seed=0)
+    for key in ("all_sequences", "flair_only", "int8", "flair_only_gap", "int8_change"):
+        assert rebuilt[key] == metrics[key], key
+    for key in ("by_fold", "worst_five", "ablation", "thresholds", "lesion_detection"):
+        assert finite_json(rebuilt[key]) == finite_json(metrics[key]), key  # NaN as None
+    assert rebuilt["postprocess_chosen_on_oof"] == metrics["postprocess_chosen_on_oof"]
+    assert "| three sequences | none | 0.875 |" in (tmp_path / "rebuilt" / "report.md").read_text()
+    assert main(["cv", "report", "--records", str(records)]) == 0
+    assert json.loads((records / "report" / "metrics.json").read_text())["patients"] == 8
 
 
 def test_partial_report_says_so(synth_root, tmp_path):

@@ -1,12 +1,15 @@
 """The cross-validation report: every patient scored once, by the fold model that never saw it.
 
-From ``OUT/fold<k>/oof/<patient>.npz`` (written by ``brainseg cv``) it writes ``OUT/report/``:
-``metrics.json`` (mean, median, minimum and a bootstrap 95% interval of the per-patient 3D
-Dice, with all sequences, with the FLAIR alone and through each fold's INT8 export),
+From ``OUT/fold<k>/<stage>/oof/<patient>.npz`` (written by ``brainseg cv run``) it computes
+the fold records (:mod:`brainseg.evaluation.cv_records`: per patient, input and
+post-processing candidate) and from them alone ``OUT/report/``: ``metrics.json`` (mean,
+median, minimum and a bootstrap 95% interval of the per-patient 3D Dice, with all sequences,
+with the FLAIR alone and through each fold's INT8 export; lesion detection by size),
 ``per_patient.csv`` (with each patient's fold), ``ablation.csv`` (post-processing on the
 pooled out-of-fold predictions, where nnU-Net chooses it too; the threshold sweep is in
 ``metrics.json``), ``report.md`` (:mod:`brainseg.evaluation.crossval_markdown`) and the HTML
-report's pictures.
+report's pictures. ``report_from_records`` rebuilds metrics and report.md from committed
+records alone.
 """
 
 from __future__ import annotations
@@ -20,19 +23,29 @@ from brainseg.data.volumes import load_clean_volumes
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval_markdown import format_cv_report
 from brainseg.evaluation.cv_layout import CVFolder
-from brainseg.evaluation.evaluate import (
-    PATIENT_COLUMNS,
-    ablation_table,
-    finite_json,
-    rows_to_csv,
-    score_variants,
+from brainseg.evaluation.cv_records import (
+    ABLATION_SPECS,
+    SWEEP_SPECS,
+    aggregate_records,
+    detection,
+    patient_record,
+    read_records,
+    write_records,
 )
-from brainseg.evaluation.lesions import lesion_detection
+from brainseg.evaluation.evaluate import PATIENT_COLUMNS, finite_json, rows_to_csv
+from brainseg.evaluation.scoring import aggregate, score_patient
 from brainseg.fileio import atomic_write, write_json, write_text
-from brainseg.postprocess import ABLATION, apply_postprocess
+from brainseg.postprocess import apply_postprocess
 
 OOF_SCALE = 255.0
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+ABLATION_KEYS = (
+    "dice_per_patient_mean",
+    "dice_per_patient_median",
+    "dice",
+    "dice_tumor_slices_mean",
+    "empty_slice_false_positive_rate",
+)
 SHIPPED_POSTPROCESS = "small+rel:25"  # what the shipped model uses: always in the ablation
 BOOTSTRAP_DRAWS = 10_000
 
@@ -101,27 +114,6 @@ def _summary(agg: dict[str, Any], dice: np.ndarray, seed: int) -> dict[str, Any]
     }
 
 
-def _threshold_sweep(volumes, probs: dict, best: str) -> list[dict[str, Any]]:
-    """Dice per patient at each threshold of THRESHOLDS, with the chosen post-processing."""
-    sweep = []
-    for t in THRESHOLDS:
-        masks = [probs[v.patient] >= t for v in volumes]
-        agg = score_variants(volumes, masks, [best], best)[0][best][2]
-        sweep.append(
-            {
-                "threshold": t,
-                "postprocess": best,
-                "dice_per_patient_mean": agg["dice_per_patient_mean"],
-                "dice_per_patient_median": agg["dice_per_patient_median"],
-            }
-        )
-    return sweep
-
-
-def _dice_of(results: dict, spec: str) -> np.ndarray:
-    return np.array([r["dice"] for r in results[spec][0]])
-
-
 def _by_fold(rows: list[dict], done: list[int]) -> list[dict[str, Any]]:
     by_fold = []
     for k in done:
@@ -141,6 +133,79 @@ def _change(values: np.ndarray, seed: int) -> dict[str, Any]:
     return {"mean": float(values.mean()), "ci95": list(bootstrap_interval(values, seed))}
 
 
+def _threshold_sweep(records: dict, thresholds: list[float], best: str) -> list[dict]:
+    """Dice per patient at each swept threshold, with the chosen post-processing where the
+    records swept it (else the shipped one)."""
+    spec = best if best in SWEEP_SPECS else SHIPPED_POSTPROCESS
+    sweep = []
+    for i, t in enumerate(thresholds):
+        values = [r["thresholds"][spec][i] for r in records.values()]
+        sweep.append(
+            {
+                "threshold": t,
+                "postprocess": spec,
+                "dice_per_patient_mean": float(np.mean(values)),
+                "dice_per_patient_median": float(np.median(values)),
+            }
+        )
+    return sweep
+
+
+def metrics_from_records(
+    records: dict[str, dict], thresholds: list[float], folds: int, total: int, seed: int
+) -> dict[str, Any]:
+    """The report's metrics from fold records alone (``brainseg.evaluation.cv_records``):
+    post-processing chosen on the pooled records, headline figures with their intervals,
+    gaps, folds, the worst five, the ablation, the sweep and lesion detection by size."""
+    patients = sorted(records)
+
+    def scores(inp: str, spec: str) -> list[dict[str, Any]]:
+        return [records[p]["inputs"][inp][spec] for p in patients]
+
+    def dice(inp: str, spec: str) -> np.ndarray:
+        return np.array([s["dice"] for s in scores(inp, spec)])
+
+    specs = list(records[patients[0]]["inputs"]["all"])
+    agg = {spec: aggregate_records(scores("all", spec)) for spec in specs}
+    best = max(specs, key=lambda spec: agg[spec]["dice_per_patient_mean"])
+    headline = {
+        name + suffix: _summary(aggregate_records(scores(inp, spec)), dice(inp, spec), seed)
+        for name, inp in (("all_sequences", "all"), ("flair_only", "flair"), ("int8", "int8"))
+        for suffix, spec in (("", "none"), ("_postprocessed", best))
+    }
+    rows = [
+        {
+            "patient": p,
+            "fold": records[p]["fold"],
+            "dice": records[p]["inputs"]["all"][best]["dice"],
+            "dice_flair_only": records[p]["inputs"]["flair"][best]["dice"],
+            "true_volume_px": records[p]["true_volume_px"],
+        }
+        for p in patients
+    ]
+    done = sorted({r["fold"] for r in rows})
+    return {
+        "complete": len(patients) == total,
+        "folds": folds,
+        "folds_done": done,
+        "patients": len(patients),
+        "patients_total": total,
+        "threshold": 0.5,
+        "postprocess_chosen_on_oof": best,
+        **headline,
+        "flair_only_gap": _change(dice("all", best) - dice("flair", best), seed),
+        "int8_change": _change(dice("int8", best) - dice("all", best), seed),
+        "by_fold": _by_fold(rows, done),
+        "worst_five": sorted(rows, key=lambda r: r["dice"])[:5],
+        "ablation": [
+            {"postprocess": spec, **{k: agg[spec][k] for k in ABLATION_KEYS}} for spec in specs
+        ],
+        "thresholds": _threshold_sweep(records, thresholds, best),
+        "lesion_detection": detection(scores("all", best)),
+        "lesion_detection_flair_only": detection(scores("flair", best)),
+    }
+
+
 def write_cv_report(
     data: str | Path,
     cv: CVFolder,
@@ -149,66 +214,53 @@ def write_cv_report(
     oof_dir: str = "oof",
     report_dir: str = "report",
 ) -> dict[str, Any]:
-    """Score the pooled out-of-fold predictions (``OUT/fold<k>/<oof_dir>``); write
-    ``OUT/<report_dir>``; return its metrics."""
+    """Score the pooled out-of-fold predictions (``OUT/fold<k>/<oof_dir>``) into fold
+    records (``OUT/<report_dir>/records``), write ``OUT/<report_dir>`` from them with its
+    pictures, and return its metrics."""
     folds = len(split["folds"])
     oof = read_oof(cv, folds, oof_dir)
     if not oof:
         raise BrainsegError(f"{cv.root}: no out-of-fold predictions yet; train a fold first")
-    every = sorted(p for fold in split["folds"] for p in fold["val"])
-    done = sorted({k for k, _ in oof.values()})
+    total = sum(len(fold["val"]) for fold in split["folds"])
     volumes = load_clean_volumes(data, patients=sorted(oof))
-    raw, raw_flair, raw_int8 = (
-        [oof[v.patient][1][i] >= 0.5 for v in volumes] for i in range(len(OOF_KEYS))
-    )
-    variants = list(dict.fromkeys(["none", *ABLATION, SHIPPED_POSTPROCESS]))
-    results, _ = score_variants(volumes, raw, variants, "none")
-    best = max(variants, key=lambda s: results[s][2]["dice_per_patient_mean"])
-    results_flair, _ = score_variants(volumes, raw_flair, ["none", best], "none")
-    results_int8, _ = score_variants(volumes, raw_int8, ["none", best], "none")
-    headline = {
-        name + suffix: _summary(res[spec][2], _dice_of(res, spec), seed)
-        for name, res in (
-            ("all_sequences", results),
-            ("flair_only", results_flair),
-            ("int8", results_int8),
+    records = {
+        v.patient: patient_record(
+            v, oof[v.patient][0], oof[v.patient][1], ABLATION_SPECS, THRESHOLDS
         )
-        for suffix, spec in (("", "none"), ("_postprocessed", best))
+        for v in volumes
     }
-    rows = [
-        {**row, "fold": oof[row["patient"]][0], "dice_flair_only": flair_row["dice"]}
-        for row, flair_row in zip(results[best][0], results_flair[best][0], strict=True)
-    ]
+    report = cv.report(report_dir)
+    write_records(report / "records", records, THRESHOLDS)
+    metrics = metrics_from_records(records, list(THRESHOLDS), folds, total, seed)
+    metrics |= {"predictions": f"fold<k>/{oof_dir}", "report_dir": report_dir}
+    best = metrics["postprocess_chosen_on_oof"]
+    masks = {
+        name: {v.patient: apply_postprocess(oof[v.patient][1][i] >= 0.5, best) for v in volumes}
+        for i, name in enumerate(("all", "flair"))
+    }
+    rows, slices = [], []
+    for v in volumes:
+        row, slice_rows = score_patient(v.patient, v.stems, masks["all"][v.patient], v.masks)
+        flair = records[v.patient]["inputs"]["flair"][best]["dice"]
+        rows.append({**row, "fold": oof[v.patient][0], "dice_flair_only": flair})
+        slices += slice_rows
     worst = sorted(rows, key=lambda r: r["dice"])[:5]
-    metrics = {
-        "complete": len(oof) == len(every),
-        "folds": folds,
-        "folds_done": done,
-        "patients": len(oof),
-        "patients_total": len(every),
-        "predictions": f"fold<k>/{oof_dir}",
-        "report_dir": report_dir,
-        "threshold": 0.5,
-        "postprocess_chosen_on_oof": best,
-        **headline,
-        "flair_only_gap": _change(_dice_of(results, best) - _dice_of(results_flair, best), seed),
-        "int8_change": _change(_dice_of(results_int8, best) - _dice_of(results, best), seed),
-        "by_fold": _by_fold(rows, done),
-        "worst_five": [
-            {k: r[k] for k in ("patient", "fold", "dice", "true_volume_px")} for r in worst
-        ],
-        "ablation": ablation_table(results),
-        "thresholds": _threshold_sweep(volumes, {p: oof[p][1][0] for p in oof}, best),
-    }
-    chosen = {v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw, strict=True)}
-    flair_all = {
-        v.patient: apply_postprocess(m, best) for v, m in zip(volumes, raw_flair, strict=True)
-    }
-    metrics["lesion_detection"] = lesion_detection(volumes, chosen)
-    metrics["lesion_detection_flair_only"] = lesion_detection(volumes, flair_all)
-    flair = {r["patient"]: flair_all[r["patient"]] for r in worst}
-    figures = {"seed": seed, "worst": worst, "volumes": volumes, "chosen": chosen, "flair": flair}
-    _write_report(cv.report(report_dir), metrics, rows, results[best], figures)
+    figures = {"seed": seed, "worst": worst, "volumes": volumes, "chosen": masks["all"]}
+    figures["flair"] = {r["patient"]: masks["flair"][r["patient"]] for r in worst}
+    _write_report(report, metrics, rows, (rows, slices, aggregate(rows, slices)), figures)
+    return metrics
+
+
+def report_from_records(folder: str | Path, out: str | Path, seed: int = 42) -> dict:
+    """``metrics.json`` and ``report.md`` from the fold records in ``folder`` alone."""
+    records, thresholds = read_records(Path(folder))
+    folds = max(r["fold"] for r in records.values()) + 1
+    metrics = metrics_from_records(records, thresholds, folds, len(records), seed)
+    metrics |= {"predictions": f"records in {folder}", "report_dir": Path(out).name}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "metrics.json", finite_json(metrics))
+    write_text(out / "report.md", format_cv_report(metrics))
     return metrics
 
 

@@ -12,7 +12,8 @@ read it):
 - ``fold<k>/stage<n>/oof/<patient>.npz``: out-of-fold probabilities of those weights;
 - ``fold<k>/cv.log``: the fold's output when ``--jobs`` runs folds side by side;
 - ``report/``: the pooled out-of-fold report of the last stage, ``report_stage<n>/`` that of
-  an earlier one.
+  an earlier one; ``report/records/fold<k>.json`` the fold records it was computed from
+  (:mod:`brainseg.evaluation.cv_records`).
 
 An ensemble of cross-validations (``brainseg cv ensemble``) has the same layout with its
 out-of-fold probabilities in ``fold<k>/oof/`` (``oof_dir`` says where, relative to a fold).

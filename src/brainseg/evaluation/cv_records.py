@@ -1,0 +1,121 @@
+"""Fold records: a cross-validation's results per patient as small text files, so that a
+cross-validation can span several stretches of work (and machines) and its report can be
+rebuilt from the records alone, without checkpoints, predictions or the data.
+
+``OUT/<report>/records/fold<k>.json`` holds, for each of fold k's held-out patients: its
+lesion volume, and for each input (``all`` sequences, ``flair`` alone, ``int8`` export) and
+each post-processing candidate its Dice, its confusion counts, its slice counts (tumour
+slices and their summed Dice, empty slices with a false positive) and its lesions found,
+missed and falsely predicted (sizes in voxels); and the Dice of all sequences at each
+threshold of the sweep. Commit a finished fold's record (for instance under
+``cv_records/<recipe>/``); ``brainseg cv report --records DIR`` rebuilds metrics.json and
+report.md from whichever folds are there.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainseg import metrics as M
+from brainseg.errors import BrainsegError
+from brainseg.evaluation.lesions import detection_by_size, patient_lesions
+from brainseg.evaluation.scoring import score_patient
+from brainseg.fileio import write_json
+from brainseg.postprocess import ABLATION, apply_postprocess
+
+RECORD_VERSION = 1
+INPUTS = ("all", "flair", "int8")  # in the order of crossval.OOF_KEYS
+SWEEP_SPECS = ("none", "small+rel:25")
+
+
+def _scores(pred: np.ndarray, volume) -> dict[str, Any]:
+    row, slices = score_patient(volume.patient, volume.stems, pred, volume.masks, False)
+    counts = row["_counts"]
+    tumour = [s["dice"] for s in slices if s["true_pixels"] > 0]
+    empty = [s for s in slices if s["true_pixels"] == 0]
+    return {
+        "dice": row["dice"],
+        "tp": counts.tp,
+        "fp": counts.fp,
+        "fn": counts.fn,
+        "tumor_slices": len(tumour),
+        "tumor_slice_dice_sum": float(sum(tumour)),
+        "empty_slices": len(empty),
+        "empty_fp_slices": sum(1 for s in empty if s["pred_pixels"] > 0),
+        **patient_lesions(pred, volume.masks),
+    }
+
+
+def patient_record(volume, fold: int, probs: list[np.ndarray], specs, thresholds) -> dict:
+    """One held-out patient's record, from its out-of-fold probabilities per input."""
+    record: dict[str, Any] = {"fold": fold, "true_volume_px": int(volume.masks.sum())}
+    record["inputs"] = {
+        name: {spec: _scores(apply_postprocess(p >= 0.5, spec), volume) for spec in specs}
+        for name, p in zip(INPUTS, probs, strict=True)
+    }
+    record["thresholds"] = {
+        spec: [
+            M.dice(M.counts(apply_postprocess(probs[0] >= t, spec), volume.masks))
+            for t in thresholds
+        ]
+        for spec in SWEEP_SPECS
+    }
+    return record
+
+
+def write_records(folder: Path, records: dict[str, dict], thresholds) -> None:
+    """One ``fold<k>.json`` per fold that has patients."""
+    for k in sorted({r["fold"] for r in records.values()}):
+        mine = {p: r for p, r in sorted(records.items()) if r["fold"] == k}
+        record = {"version": RECORD_VERSION, "fold": k, "thresholds": list(thresholds)}
+        write_json(folder / f"fold{k}.json", record | {"patients": mine})
+
+
+def read_records(folder: Path) -> tuple[dict[str, dict], list[float]]:
+    """Every patient of the fold records in ``folder``, and the thresholds they swept."""
+    records, thresholds = {}, []
+    for path in sorted(Path(folder).glob("fold*.json")):
+        try:
+            saved = json.loads(path.read_text())
+            if saved["version"] != RECORD_VERSION:
+                raise BrainsegError(f"{path}: fold record version {saved['version']}")
+            records |= saved["patients"]
+            thresholds = saved["thresholds"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise BrainsegError(f"{path}: not a readable fold record") from None
+    if not records:
+        raise BrainsegError(f"{folder}: no fold records (fold<k>.json)")
+    return records, thresholds
+
+
+def aggregate_records(scores: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline numbers that ``scoring.aggregate`` gives, from patients' records."""
+    dice = [s["dice"] for s in scores]
+    pooled = M.Counts(*(sum(s[k] for s in scores) for k in ("tp", "fp", "fn")), 0)
+    tumour = sum(s["tumor_slices"] for s in scores)
+    empty = sum(s["empty_slices"] for s in scores)
+    return {
+        "dice_per_patient_mean": float(np.mean(dice)),
+        "dice_per_patient_median": float(np.median(dice)),
+        "dice_per_patient_min": float(np.min(dice)),
+        "dice": M.dice(pooled),
+        "dice_tumor_slices_mean": (
+            sum(s["tumor_slice_dice_sum"] for s in scores) / tumour if tumour else float("nan")
+        ),
+        "empty_slice_false_positive_rate": (
+            sum(s["empty_fp_slices"] for s in scores) / empty if empty else float("nan")
+        ),
+    }
+
+
+def detection(scores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return detection_by_size(
+        [{k: s[k] for k in ("found", "missed", "false_positives")} for s in scores]
+    )
+
+
+ABLATION_SPECS = tuple(dict.fromkeys(["none", *ABLATION, "small+rel:25"]))
