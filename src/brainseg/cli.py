@@ -115,6 +115,19 @@ def _cv_parsers(add: Callable) -> None:
     )
 
     p = action(
+        "calibrate",
+        commands.cmd_cv_calibrate,
+        "Fit the expected-Dice calibration on fold records and measure it out of fold.",
+    )
+    p.add_argument("records", metavar="DIR", help="fold records (fold<k>.json)")
+    p.add_argument("--out", required=True, help="folder for calibration.json and its report")
+    p.add_argument(
+        "--postprocess",
+        default="small+rel:25",
+        help="the post-processing of the model the calibration is for (default small+rel:25)",
+    )
+
+    p = action(
         "compare",
         commands.cmd_cv_compare,
         "Compare two cross-validations patient by patient (paired difference, bootstrap CI).",
@@ -344,6 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--postprocess", help="default post-processing for this model")
     p.add_argument("--tta", action="store_true", help="use flip TTA by default")
     p.add_argument("--threshold", type=float, help="default probability threshold")
+    p.add_argument(
+        "--calibration",
+        metavar="JSON",
+        help="the expected-Dice calibration 'brainseg cv calibrate' fitted out of fold for "
+        "this recipe (calibration.json): every prediction then carries expected_dice and review",
+    )
     p.add_argument("--name", help="model name shown by 'brainseg models' and /health")
     p.add_argument("--version", dest="model_version", help="model version string")
 

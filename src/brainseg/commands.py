@@ -176,6 +176,21 @@ def cmd_cv_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cv_calibrate(args: argparse.Namespace) -> int:
+    from brainseg.evaluation.calibration import write_calibration
+
+    result = write_calibration(args.records, args.out, args.postprocess)
+    both = result["out_of_fold"]["both"]
+    print(
+        f"{args.out}: calibration of {both['cases']} cases; out of fold Spearman "
+        f"{both['spearman']:.3f}, mean absolute error {both['mae']:.3f}; review below "
+        f"{result['calibration']['review_below']:.3f} flags {both['bad_flagged']} of "
+        f"{both['bad_cases']} cases under 0.6 and {both['good_flagged_share']:.0%} of those "
+        "at 0.8 or more"
+    )
+    return 0
+
+
 def print_cv_summary(out: str, metrics: dict[str, Any]) -> None:
     """One line: the pooled out-of-fold Dice per patient and where the report is."""
     head = metrics["all_sequences"]
@@ -324,14 +339,32 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         checkpoints = [run / "last.ckpt" for run in recipe.member_runs(Path(args.runs))]
         gate = recipe.gate if gate is None else gate
         inference = {"postprocess": recipe.postprocess, **inference}
+        if recipe.calibration and not args.calibration:
+            inference["calibration"] = read_calibration(recipe.path(recipe.calibration))
         meta = {"name": recipe.name, "version": recipe.version, **meta}
     elif not checkpoints:
         raise BrainsegError("nothing to bundle: give checkpoints, or --recipe R --runs RUN")
+    if args.calibration:
+        inference["calibration"] = read_calibration(args.calibration)
     path = bundle_from_checkpoint(
         checkpoints, args.out, inference=inference, combine=args.combine, gate=gate, **meta
     )
     print(f"{path}: bundle written ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
+
+
+def read_calibration(path: str | Path) -> dict[str, Any]:
+    """A calibration.json, checked: one line naming the file if it is not one."""
+    from brainseg.confidence import Calibration
+
+    try:
+        return Calibration.from_dict(json.loads(Path(path).read_text())).to_dict()
+    except OSError as exc:
+        raise BrainsegError(f"{path}: cannot read ({exc.strerror})") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BrainsegError(
+            f"{path}: not a calibration from 'brainseg cv calibrate' ({exc})"
+        ) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

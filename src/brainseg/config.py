@@ -105,6 +105,12 @@ class TrainConfig(_Section):
     devices: int = Field(1, ge=1)
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     max_train_batches: int | None = Field(None, ge=1)  # cap per epoch (quick runs and tests)
+    # Train on random patch_size x patch_size windows of the slices at data.resolution
+    # (validation and prediction see whole slices): full-resolution detail at the cost of
+    # the patch's size; a share patch_foreground of the windows of tumour slices is
+    # centred on a random tumour pixel (nnU-Net's foreground oversampling)
+    patch_size: int | None = Field(None, ge=16)
+    patch_foreground: float = Field(0.33, ge=0.0, le=1.0)
     # Start from these weights (.pt bundle or .ckpt) instead of a random init: a further
     # cosine cycle on top of an earlier run. Optimizer state starts fresh.
     init_weights: str | None = None
@@ -141,6 +147,21 @@ class InferenceConfig(_Section):
     threshold: float = Field(0.5, gt=0.0, le=1.0)
     tta: bool = False
     postprocess: str = "none"
+    # signals -> expected Dice and review flag (brainseg.confidence), fitted out of fold by
+    # `brainseg cv calibrate` and set by `brainseg bundle --calibration`
+    calibration: dict[str, Any] | None = None
+
+    @field_validator("calibration")
+    @classmethod
+    def _readable_calibration(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from brainseg.confidence import Calibration
+
+        if value is None:
+            return None
+        try:
+            return Calibration.from_dict(value).to_dict()
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a calibration ({exc})") from None
 
     @field_validator("postprocess")
     @classmethod

@@ -3,7 +3,8 @@
 It lists the stage configs in order (stage n starts from stage n-1's last weights), the
 members of the bundle with their resolutions (a stage's last weights, or a further run from
 one stage's weights with its own config), the gate of a gated ensemble, the
-post-processing, and the model's name, version and final-fit split. ``brainseg train
+post-processing, the expected-Dice calibration fitted on the recipe's out-of-fold records
+(``brainseg cv calibrate``), and the model's name, version and final-fit split. ``brainseg train
 --recipe``, ``brainseg cv run --recipe``, ``brainseg bundle --recipe`` and ``make
 retrain-lgg`` read it. Paths in it are relative to the recipe file.
 
@@ -51,6 +52,7 @@ class Recipe(_Frozen):
     members: list[Member] = Field(min_length=1)
     gate: float | None = Field(None, gt=0.0, lt=0.5)
     postprocess: str = "none"
+    calibration: str | None = None  # calibration.json of `brainseg cv calibrate`
     folder: Path = Path(".")  # where the recipe file lies; its paths are relative to it
 
     @model_validator(mode="after")
@@ -99,6 +101,8 @@ def load_recipe(path: str | Path) -> Recipe:
     except ValidationError as exc:
         raise validation_problems(exc, str(path)) from None
     parse_spec(recipe.postprocess)
+    if recipe.calibration and not recipe.path(recipe.calibration).is_file():
+        raise BrainsegError(f"{path}: its calibration {recipe.calibration} is not a file")
     for member in recipe.members:
         source = (
             recipe.path(member.config) if member.config else recipe.stage_configs[member.stage - 1]

@@ -55,6 +55,7 @@ def test_report_on_known_predictions(synth_root, tmp_path):
         int8 = np.zeros_like(truth) if i == 0 else probs
         save_oof(tmp_path / f"fold{i // 4}" / "oof" / f"{v.patient}.npz", probs, flair, int8)
     assert sorted(read_oof(CVFolder(tmp_path), 2, "oof")) == sorted(names)
+    (tmp_path / "fold0" / "oof" / "timing.json").write_text('{"seconds": 30, "patients": 4}')
     metrics = write_cv_report(synth_root, CVFolder(tmp_path), split, seed=0)
     assert metrics["complete"] and metrics["patients"] == 8
     raw = metrics["all_sequences"]
@@ -82,12 +83,25 @@ def test_report_on_known_predictions(synth_root, tmp_path):
     # the fold records alone rebuild the same figures (no predictions, no data)
     records = tmp_path / "report" / "records"
     assert sorted(p.name for p in records.iterdir()) == ["fold0.json", "fold1.json"]
+    # each case's signals of its expected quality, and the fold's time
+    fold0, fold1 = (json.loads((records / f"fold{k}.json").read_text()) for k in (0, 1))
+    assert fold0["time"] == {"oof_predict": 0.5} and fold1["time"] == {}
+    assert metrics["fold_minutes"] == {"0": {"oof_predict": 0.5, "total": 0.5}}
+    assert "fold 0 0.5 = 0.5" in report
+    perfect = fold0["patients"][names[1]]["inputs"]
+    assert perfect["all"]["none"]["signals"]["soft_dice"] == 1.0
+    assert perfect["all"]["none"]["signals"]["flair_only"] == 0.0
+    assert perfect["flair"]["none"]["signals"]["flair_only"] == 1.0
+    assert perfect["all"]["none"]["signals"]["components"] >= 1
+    missed = fold1["patients"][names[-1]]["inputs"]["all"]["none"]["signals"]
+    assert missed["soft_dice"] == 0.0 and missed["components"] == 0.0
     rebuilt = report_from_records(records, tmp_path / "rebuilt", seed=0)
     for key in ("all_sequences", "flair_only", "int8", "flair_only_gap", "int8_change"):
         assert rebuilt[key] == metrics[key], key
     for key in ("by_fold", "worst_five", "ablation", "thresholds", "lesion_detection"):
         assert finite_json(rebuilt[key]) == finite_json(metrics[key]), key  # NaN as None
     assert rebuilt["postprocess_chosen_on_oof"] == metrics["postprocess_chosen_on_oof"]
+    assert rebuilt["fold_minutes"] == metrics["fold_minutes"]
     assert "| three sequences | none | 0.875 |" in (tmp_path / "rebuilt" / "report.md").read_text()
     assert main(["cv", "report", "--records", str(records)]) == 0
     assert json.loads((records / "report" / "metrics.json").read_text())["patients"] == 8

@@ -102,6 +102,29 @@ def read_oof(cv: CVFolder, folds: int, oof: str) -> dict[str, tuple[int, list[np
     return found
 
 
+def fold_times(cv: CVFolder, folds: int, oof_dir: str) -> dict[int, dict[str, Any]]:
+    """Each fold's minutes: the training wall time of each stage up to the reported one
+    (``timing.json``, summed over resumes) and its out-of-fold predictions' time."""
+    import json
+    import re
+
+    found = re.fullmatch(r"stage(\d+)/oof", oof_dir)
+    stage = int(found.group(1)) if found else 0
+    times = {}
+    for k in range(folds):
+        minutes = {}
+        for n in range(1, stage + 1):
+            path = cv.stage(k, n) / "timing.json"
+            if path.exists():
+                minutes[f"stage{n}_train"] = json.loads(path.read_text())["wall_seconds"] / 60
+        predicted = cv.oof(k, oof_dir) / "timing.json"
+        if predicted.exists():
+            minutes["oof_predict"] = json.loads(predicted.read_text())["seconds"] / 60
+        if minutes:
+            times[k] = {key: round(value, 2) for key, value in minutes.items()}
+    return times
+
+
 def _summary(agg: dict[str, Any], dice: np.ndarray, seed: int) -> dict[str, Any]:
     low, high = bootstrap_interval(dice, seed)
     return {
@@ -152,7 +175,12 @@ def _threshold_sweep(records: dict, thresholds: list[float], best: str) -> list[
 
 
 def metrics_from_records(
-    records: dict[str, dict], thresholds: list[float], folds: int, total: int, seed: int
+    records: dict[str, dict],
+    thresholds: list[float],
+    folds: int,
+    total: int,
+    seed: int,
+    timings: dict[int, dict] | None = None,
 ) -> dict[str, Any]:
     """The report's metrics from fold records alone (``brainseg.evaluation.cv_records``):
     post-processing chosen on the pooled records, headline figures with their intervals,
@@ -203,6 +231,11 @@ def metrics_from_records(
         "thresholds": _threshold_sweep(records, thresholds, best),
         "lesion_detection": detection(scores("all", best)),
         "lesion_detection_flair_only": detection(scores("flair", best)),
+        "fold_minutes": {
+            str(k): t | {"total": round(sum(t.values()), 2)}
+            for k, t in (timings or {}).items()
+            if t
+        },
     }
 
 
@@ -230,8 +263,9 @@ def write_cv_report(
         for v in volumes
     }
     report = cv.report(report_dir)
-    write_records(report / "records", records, THRESHOLDS)
-    metrics = metrics_from_records(records, list(THRESHOLDS), folds, total, seed)
+    timings = fold_times(cv, folds, oof_dir)
+    write_records(report / "records", records, THRESHOLDS, timings)
+    metrics = metrics_from_records(records, list(THRESHOLDS), folds, total, seed, timings)
     metrics |= {"predictions": f"fold<k>/{oof_dir}", "report_dir": report_dir}
     best = metrics["postprocess_chosen_on_oof"]
     masks = {
@@ -253,9 +287,9 @@ def write_cv_report(
 
 def report_from_records(folder: str | Path, out: str | Path, seed: int = 42) -> dict:
     """``metrics.json`` and ``report.md`` from the fold records in ``folder`` alone."""
-    records, thresholds = read_records(Path(folder))
+    records, thresholds, timings = read_records(Path(folder))
     folds = max(r["fold"] for r in records.values()) + 1
-    metrics = metrics_from_records(records, thresholds, folds, len(records), seed)
+    metrics = metrics_from_records(records, thresholds, folds, len(records), seed, timings)
     metrics |= {"predictions": f"records in {folder}", "report_dir": Path(out).name}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

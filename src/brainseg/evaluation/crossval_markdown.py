@@ -62,6 +62,17 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
             for b in metrics["by_fold"]
         ),
         "",
+        "Minutes per fold (training of each stage, out-of-fold predictions; total): "
+        + (
+            ", ".join(
+                f"fold {k} "
+                + " + ".join(f"{v:.1f}" for key, v in t.items() if key != "total")
+                + f" = {t['total']:.1f}"
+                for k, t in metrics.get("fold_minutes", {}).items()
+            )
+            or "not recorded"
+        ),
+        "",
         "Worst five: "
         + ", ".join(
             f"{w['patient']} (fold {w['fold']}) {f(w['dice'])}" for w in metrics["worst_five"]

@@ -6,10 +6,12 @@ rebuilt from the records alone, without checkpoints, predictions or the data.
 lesion volume, and for each input (``all`` sequences, ``flair`` alone, ``int8`` export) and
 each post-processing candidate its Dice, its confusion counts, its slice counts (tumour
 slices and their summed Dice, empty slices with a false positive) and its lesions found,
-missed and falsely predicted (sizes in voxels); and the Dice of all sequences at each
-threshold of the sweep. Commit a finished fold's record (for instance under
-``cv_records/<recipe>/``); ``brainseg cv report --records DIR`` rebuilds metrics.json and
-report.md from whichever folds are there.
+missed and falsely predicted (sizes in voxels), and the signals of its expected quality
+(:func:`brainseg.confidence.case_signals`, which a calibration is fitted on); and the Dice of
+all sequences at each threshold of the sweep. Each fold's record also holds its time: the
+training wall time of each stage and the time its out-of-fold predictions took. Commit a
+finished fold's record (for instance under ``cv_records/<recipe>/``); ``brainseg cv report
+--records DIR`` rebuilds metrics.json and report.md from whichever folds are there.
 """
 
 from __future__ import annotations
@@ -21,18 +23,19 @@ from typing import Any
 import numpy as np
 
 from brainseg import metrics as M
+from brainseg.confidence import case_signals
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.lesions import detection_by_size, patient_lesions
 from brainseg.evaluation.scoring import score_patient
 from brainseg.fileio import write_json
 from brainseg.postprocess import ABLATION, apply_postprocess
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 INPUTS = ("all", "flair", "int8")  # in the order of crossval.OOF_KEYS
 SWEEP_SPECS = ("none", "small+rel:25")
 
 
-def _scores(pred: np.ndarray, volume) -> dict[str, Any]:
+def _scores(pred: np.ndarray, prob: np.ndarray, volume, flair_only: bool) -> dict[str, Any]:
     row, slices = score_patient(volume.patient, volume.stems, pred, volume.masks, False)
     counts = row["_counts"]
     tumour = [s["dice"] for s in slices if s["true_pixels"] > 0]
@@ -47,6 +50,7 @@ def _scores(pred: np.ndarray, volume) -> dict[str, Any]:
         "empty_slices": len(empty),
         "empty_fp_slices": sum(1 for s in empty if s["pred_pixels"] > 0),
         **patient_lesions(pred, volume.masks),
+        "signals": case_signals(prob, pred, flair_only),
     }
 
 
@@ -54,7 +58,10 @@ def patient_record(volume, fold: int, probs: list[np.ndarray], specs, thresholds
     """One held-out patient's record, from its out-of-fold probabilities per input."""
     record: dict[str, Any] = {"fold": fold, "true_volume_px": int(volume.masks.sum())}
     record["inputs"] = {
-        name: {spec: _scores(apply_postprocess(p >= 0.5, spec), volume) for spec in specs}
+        name: {
+            spec: _scores(apply_postprocess(p >= 0.5, spec), p, volume, name == "flair")
+            for spec in specs
+        }
         for name, p in zip(INPUTS, probs, strict=True)
     }
     record["thresholds"] = {
@@ -67,17 +74,21 @@ def patient_record(volume, fold: int, probs: list[np.ndarray], specs, thresholds
     return record
 
 
-def write_records(folder: Path, records: dict[str, dict], thresholds) -> None:
-    """One ``fold<k>.json`` per fold that has patients."""
+def write_records(
+    folder: Path, records: dict[str, dict], thresholds, timings: dict[int, dict] | None = None
+) -> None:
+    """One ``fold<k>.json`` per fold that has patients, with its time where known."""
     for k in sorted({r["fold"] for r in records.values()}):
         mine = {p: r for p, r in sorted(records.items()) if r["fold"] == k}
         record = {"version": RECORD_VERSION, "fold": k, "thresholds": list(thresholds)}
+        record["time"] = (timings or {}).get(k, {})
         write_json(folder / f"fold{k}.json", record | {"patients": mine})
 
 
-def read_records(folder: Path) -> tuple[dict[str, dict], list[float]]:
-    """Every patient of the fold records in ``folder``, and the thresholds they swept."""
-    records, thresholds = {}, []
+def read_records(folder: Path) -> tuple[dict[str, dict], list[float], dict[int, dict]]:
+    """Every patient of the fold records in ``folder``, the thresholds they swept, and each
+    fold's time."""
+    records, thresholds, timings = {}, [], {}
     for path in sorted(Path(folder).glob("fold*.json")):
         try:
             saved = json.loads(path.read_text())
@@ -85,11 +96,12 @@ def read_records(folder: Path) -> tuple[dict[str, dict], list[float]]:
                 raise BrainsegError(f"{path}: fold record version {saved['version']}")
             records |= saved["patients"]
             thresholds = saved["thresholds"]
+            timings[int(saved["fold"])] = saved.get("time", {})
         except (OSError, ValueError, KeyError, TypeError):
             raise BrainsegError(f"{path}: not a readable fold record") from None
     if not records:
         raise BrainsegError(f"{folder}: no fold records (fold<k>.json)")
-    return records, thresholds
+    return records, thresholds, timings
 
 
 def aggregate_records(scores: list[dict[str, Any]]) -> dict[str, Any]:

@@ -31,6 +31,8 @@ PATIENT_COLUMNS = [
     "recall",
     "specificity",
     "hd95_px_mean",
+    "expected_dice",
+    "review",
 ]
 SLICE_COLUMNS = [
     "patient",
@@ -123,6 +125,16 @@ def ablation_table(results: dict[str, tuple[list, list, dict]]) -> list[dict[str
     ]
 
 
+def expected_quality_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the model's expected Dice did on these patients (``calibration.figures``)."""
+    from brainseg.evaluation.calibration import figures
+
+    expected = np.array([r["expected_dice"] for r in rows], float)
+    dice = np.array([r["dice"] for r in rows], float)
+    flagged = np.array([r["review"] for r in rows], bool)
+    return figures(expected, dice, flagged)
+
+
 def evaluate(
     data: str | Path,
     out: str | Path,
@@ -156,7 +168,12 @@ def evaluate(
 
         predictor = Predictor(model, options)
         chosen = predictor.postprocess
-        raw = [predictor.predict(v.image_volume()) >= predictor.threshold for v in volumes]
+        raw, qualities = [], []
+        for volume in volumes:
+            prob = predictor.predict(volume.image_volume())
+            raw.append(prob >= predictor.threshold)
+            final = apply_postprocess(raw[-1], chosen)
+            qualities.append(predictor.expected_quality(prob, final, flair_only=False))
         model_info = predictor.describe()
     else:
         chosen = options.postprocess or "none"
@@ -166,6 +183,11 @@ def evaluate(
     variants = list(dict.fromkeys(([*ABLATION] if ablation else []) + [chosen]))
     results, chosen_preds = score_variants(volumes, raw, variants, chosen)
     patient_rows, slice_rows, summary = results[chosen]
+    if predictor is not None:
+        for row, quality in zip(patient_rows, qualities, strict=True):
+            row |= {"expected_dice": quality["expected_dice"], "review": quality["review"]}
+        if predictor.calibration is not None:
+            summary["expected_quality"] = expected_quality_figures(patient_rows)
     ablation_rows = ablation_table(results)
     metrics = {
         **summary,

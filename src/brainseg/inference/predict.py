@@ -41,6 +41,9 @@ CSV_COLUMNS = [
     "lesion_present",
     "lesion_mm3",
     "lesion_ml",
+    # expected quality (brainseg.confidence), where the model carries a calibration
+    "expected_dice",
+    "review",
     "seconds",
     "model",
     "model_version",
@@ -117,7 +120,9 @@ class Runner:
                     print(f"{item.source}: {row['error']}", file=sys.stderr)
                 rows.append(row)
             else:
-                rows += [r | result.qc for r in self._write_slices(item, volume, result.masks)]
+                quality = expected(result) if len(result.masks) > 1 else {}
+                slice_rows = self._write_slices(item, volume, result.masks)
+                rows += [r | result.qc | quality for r in slice_rows]
         done = [r for r in rows if r.get("output")]
         slices = sum(r["slices"] for r in done)
         for r in done:
@@ -148,7 +153,7 @@ class Runner:
             prob = self._target(self.out / item.rel / f"{item.name}_prob.nii.gz")
             write_bytes(prob, probability_nifti_bytes(result.probabilities, volume))
         source = {"input": volume.source, "output": str(target), "kind": item.kind}
-        row = result.qc | source | outputs.lesion_summary(masks, volume)
+        row = result.qc | source | outputs.lesion_summary(masks, volume) | expected(result)
         if item.kind == "dicom":
             row |= self._write_seg(item, volume, masks, row["notes"])
         return row
@@ -164,6 +169,12 @@ class Runner:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return {"error": f"DICOM-SEG not written: {reason}"}
         return {"notes": outputs.joined_notes(notes, *added)}
+
+
+def expected(result: Segmentation) -> dict:
+    """A volume's ``expected_dice`` and ``review`` columns (empty without a calibration). The
+    slices of one folder are one volume: each slice's row carries the volume's values."""
+    return {key: result.quality.get(key, "") for key in ("expected_dice", "review")}
 
 
 def _import_in_background(module: str) -> None:

@@ -10,7 +10,7 @@ Runtime in fp32), and the threshold, post-processing and TTA come from the model
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,8 @@ class Segmentation:
     masks: np.ndarray  # (S, H, W) bool on the volume's own grid
     probabilities: np.ndarray | None  # (S, H, W) float32, when asked for
     qc: dict[str, Any]  # brainseg.preprocessing.quality.quality_record
+    # expected_dice and review (empty without a calibration), and the signals behind them
+    quality: dict[str, Any] = field(default_factory=dict)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -122,6 +124,11 @@ class Predictor:
         self.postprocess = options.postprocess or inference.postprocess
         self.batch_size = options.batch_size
         self.preprocessor = Preprocessor(self.config.data)
+        self.calibration = None
+        if inference.calibration is not None:
+            from brainseg.confidence import Calibration
+
+            self.calibration = Calibration.from_dict(inference.calibration)
         if options.all_members and self.config.model.members < 2:
             logger.warning("--all-members: %s is not an ensemble; nothing changes", self.model_file)
 
@@ -156,11 +163,31 @@ class Predictor:
         prepared = pre.prepare(volume)
         probs = self._frame_probabilities(prepared)
         spec = self.postprocess if postprocess is None else postprocess
-        masks = apply_postprocess(probs >= self.threshold, spec)
+        frame_masks = apply_postprocess(probs >= self.threshold, spec)
+        masks = frame_masks
         if prepared.mapping is not None:
-            masks = pre.restore(masks.astype(np.float32), prepared) >= 0.5
+            masks = pre.restore(frame_masks.astype(np.float32), prepared) >= 0.5
         native_probs = pre.restore(probs, prepared) if probabilities else None
-        return Segmentation(masks, native_probs, quality_record(volume, prepared, masks))
+        qc = quality_record(volume, prepared, masks)
+        quality = self.expected_quality(probs, frame_masks, qc["sequences"] == "flair")
+        if quality["review"] is True:
+            review = (
+                f"review: expected Dice {quality['expected_dice']:.2f}, under the model's "
+                f"review threshold {self.calibration.review_below:.2f}"
+            )
+            qc["warnings"] = "; ".join(w for w in (qc["warnings"], review) if w)
+        return Segmentation(masks, native_probs, qc, quality)
+
+    def expected_quality(self, probs: np.ndarray, masks: np.ndarray, flair_only: bool) -> dict:
+        """``expected_dice`` and ``review`` of one volume from its frame probabilities and
+        final masks (brainseg.confidence), empty where the model has no calibration; with
+        the ``signals`` they come from."""
+        from brainseg.confidence import case_signals
+
+        signals = case_signals(probs, masks, flair_only)
+        if self.calibration is None:
+            return {"expected_dice": "", "review": "", "signals": signals}
+        return self.calibration.assess(signals) | {"signals": signals}
 
     def segment(self, volume: Volume, postprocess: str | None = None) -> np.ndarray:
         """Binary masks (S, H, W) after threshold and post-processing."""

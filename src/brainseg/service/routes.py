@@ -99,8 +99,9 @@ def segment_slice(predictor, data: bytes) -> dict[str, Any]:
     }
 
 
-def _summary(first: Volume, masks: list, qc: dict, problems: list) -> dict[str, Any]:
-    """The JSON summary of segmented volumes: kind, size of the lesion, problems, QC."""
+def _summary(first: Volume, masks: list, qc: dict, problems: list, quality: dict) -> dict[str, Any]:
+    """The JSON summary of segmented volumes: kind, size of the lesion, expected quality
+    (null without a calibration), problems, QC."""
     lesion = outputs.lesion_summary(masks, first)
     kind = "dicom" if first.slice_files else "nifti" if first.geometry else "zip"
     return {
@@ -110,6 +111,8 @@ def _summary(first: Volume, masks: list, qc: dict, problems: list) -> dict[str, 
         "lesion_present": lesion["lesion_present"],
         "lesion_mm3": lesion["lesion_mm3"] if lesion["lesion_mm3"] != "" else None,
         "per_slice_pixels": [int(s.sum()) for m in masks for s in m],
+        "expected_dice": quality.get("expected_dice") if quality.get("review") != "" else None,
+        "review": quality.get("review") if quality.get("review") != "" else None,
         "problems": [f"{name}: {reason}" for name, reason in problems],
         "qc": qc,
     }
@@ -124,7 +127,8 @@ def segment_volumes(
         raise UploadError("format=dicom-seg needs a DICOM upload (a zipped series)")
     results = [predictor.analyse(volume) for volume in volumes]
     masks = [result.masks for result in results]
-    summary = _summary(first, masks, results[0].qc, problems)
+    quality = results[0].quality if len(masks[0]) > 1 or first.geometry else {}
+    summary = _summary(first, masks, results[0].qc, problems, quality)
     summary["timing_ms"] = round((time.perf_counter() - start) * 1000, 1)
     if answer == "dicom-seg":
         seg, notes = outputs.dicom_seg(masks[0], first, predictor.describe())
@@ -157,6 +161,10 @@ def _volume_response(summary: dict[str, Any], payload: bytes, media: str, answer
         "X-Lesion-Voxels": str(summary["lesion_voxels"]),
         "X-Lesion-Present": str(summary["lesion_present"]).lower(),
         "X-Slices": str(summary["slices"]),
+        "X-Expected-Dice": ""
+        if summary["expected_dice"] is None
+        else str(summary["expected_dice"]),
+        "X-Review": "" if summary["review"] is None else str(summary["review"]).lower(),
         "X-Lesion-mm3": "" if summary["lesion_mm3"] is None else str(summary["lesion_mm3"]),
         "X-Problems": str(len(summary["problems"])),
         "Content-Disposition": f"attachment; filename={name}",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from brainseg.data.splits import load_split, make_split, save_split
 from brainseg.errors import BrainsegError
 from brainseg.evaluation.crossval import save_oof
 from brainseg.evaluation.cv_layout import CVFolder
+from brainseg.fileio import write_json
 from brainseg.training.cv_reuse import check_reusable, reuse_stages, saved_reuse
 from brainseg.training.stages import stage_done, train_stages
 
@@ -186,6 +188,7 @@ def predict_fold(cv: CVFolder, data: Path, folds: dict, k: int, n: int) -> None:
     todo = [p for p in folds["folds"][k]["val"] if not oof_complete(oof / f"{p}.npz")]
     if not todo:
         return
+    started = time.perf_counter()
     checkpoint, int8 = cv.stage(k, n) / "last.ckpt", cv.int8(k, n)
     if not int8.exists():
         train = load_split(cv.fold_split(k))["train"]
@@ -199,6 +202,8 @@ def predict_fold(cv: CVFolder, data: Path, folds: dict, k: int, n: int) -> None:
             predictor.predict(volume.flair_only_volume()),
             quantized.predict(image),
         )
+    seconds = round(time.perf_counter() - started, 1)
+    write_json(oof / "timing.json", {"seconds": seconds, "patients": len(todo)})
     print(
         f"cv: fold {k}: out-of-fold predictions of stage {n} for {len(todo)} patients",
         file=sys.stderr,
