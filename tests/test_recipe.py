@@ -79,3 +79,14 @@ def test_train_then_bundle_a_recipe(synth_root, tmp_path, capsys):
     assert (meta["name"], meta["version"]) == ("tiny", "0.1")
     assert config.model.members == 2 and config.model.member_gate == 0.01
     assert config.model.member_resolutions == (64, 32) and config.inference.postprocess == "small"
+
+
+def test_a_recipe_names_a_calibration_file_that_exists(tmp_path):
+    shipped = Path(__file__).resolve().parents[1] / "recipes" / "lgg_v2.1.yaml"
+    text = shipped.read_text().replace("../", str(shipped.parents[1]) + "/")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text + "calibration: missing.json\n")
+    with pytest.raises(BrainsegError, match="calibration missing.json is not a file"):
+        load_recipe(recipe)
+    (tmp_path / "missing.json").write_text("{}")
+    assert load_recipe(recipe).calibration == "missing.json"

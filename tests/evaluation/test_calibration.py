@@ -118,3 +118,29 @@ def test_a_bad_calibration_file_is_one_line(tiny_bundle, tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and str(bad) in err[0] and "calibration" in err[0]
+
+
+def test_the_service_answers_expected_dice_and_review(calibration_json, tiny_bundle, tmp_path):
+
+    import nibabel as nib
+    from fastapi.testclient import TestClient
+
+    from brainseg.service.app import create_app
+
+    bundle = tmp_path / "calibrated.pt"
+    args = ["bundle", str(tiny_bundle), "--out", str(bundle)]
+    assert main([*args, "--calibration", str(calibration_json)]) == 0
+    data = np.random.default_rng(0).uniform(0, 100, (64, 64, 6)).astype(np.float32)
+    upload = {"file": ("v.nii", nib.Nifti1Image(data, np.diag([0.9, 0.9, 3.0, 1])).to_bytes())}
+    for model, calibrated in ((bundle, True), (tiny_bundle, False)):
+        app = create_app(predictor=Predictor(model, engine="onnx"))
+        with TestClient(app) as client:
+            body = client.post("/v1/segment/volume?format=json", files=upload).json()
+            response = client.post("/v1/segment/volume", files=upload)
+        if calibrated:
+            assert 0 <= body["expected_dice"] <= 1 and isinstance(body["review"], bool)
+            assert float(response.headers["X-Expected-Dice"]) == body["expected_dice"]
+            assert response.headers["X-Review"] == str(body["review"]).lower()
+        else:
+            assert body["expected_dice"] is None and body["review"] is None
+            assert response.headers["X-Expected-Dice"] == ""
