@@ -180,13 +180,13 @@ class Predictor:
 
     def expected_quality(self, probs: np.ndarray, masks: np.ndarray, flair_only: bool) -> dict:
         """``expected_dice`` and ``review`` of one volume from its frame probabilities and
-        final masks (brainseg.confidence), empty where the model has no calibration; with
-        the ``signals`` they come from."""
+        final masks (brainseg.confidence), with the ``signals`` they come from; empty (and
+        nothing computed) where the model has no calibration."""
         from brainseg.confidence import case_signals
 
-        signals = case_signals(probs, masks, flair_only)
         if self.calibration is None:
-            return {"expected_dice": "", "review": "", "signals": signals}
+            return {"expected_dice": "", "review": ""}
+        signals = case_signals(probs, masks, flair_only)
         return self.calibration.assess(signals) | {"signals": signals}
 
     def segment(self, volume: Volume, postprocess: str | None = None) -> np.ndarray:
