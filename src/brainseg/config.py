@@ -105,12 +105,6 @@ class TrainConfig(_Section):
     devices: int = Field(1, ge=1)
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     max_train_batches: int | None = Field(None, ge=1)  # cap per epoch (quick runs and tests)
-    # Train on random patch_size x patch_size windows of the slices at data.resolution
-    # (validation and prediction see whole slices): full-resolution detail at the cost of
-    # the patch's size; a share patch_foreground of the windows of tumour slices is
-    # centred on a random tumour pixel (nnU-Net's foreground oversampling)
-    patch_size: int | None = Field(None, ge=16)
-    patch_foreground: float = Field(0.33, ge=0.0, le=1.0)
     # Start from these weights (.pt bundle or .ckpt) instead of a random init: a further
     # cosine cycle on top of an earlier run. Optimizer state starts fresh.
     init_weights: str | None = None

@@ -100,26 +100,3 @@ def test_skull_strip_keeps_the_brain_and_clears_outside():
     assert float(out_masks[:, 0, 5:8].sum()) == 0.0
     same, same_masks = strip_skulls(images, masks, 0.0)
     assert torch.equal(same, images) and torch.equal(same_masks, masks)
-
-
-def test_random_patches_crop_image_and_mask_alike_and_centre_on_the_lesion():
-    from brainseg.data.transforms import random_patches
-
-    n, size = 6, 16
-    rows = torch.arange(64.0)[:, None].expand(64, 64)
-    cols = torch.arange(64.0)[None, :].expand(64, 64)
-    images = torch.stack([rows, cols, rows * 0])[None].repeat(n, 1, 1, 1)
-    masks = torch.zeros(n, 1, 64, 64)
-    masks[:, 0, 50, 5] = 1.0  # one lesion pixel near the bottom-left corner
-    masks[-1] = 0  # and a slice without any
-    generator = torch.Generator().manual_seed(0)
-    x, y = random_patches(images, masks, size, foreground=1.0, generator=generator)
-    assert x.shape == (n, 3, size, size) and y.shape == (n, 1, size, size)
-    for i in range(n):
-        top, left = int(x[i, 0, 0, 0]), int(x[i, 1, 0, 0])
-        # each window is a contiguous crop, and the mask comes from the same place
-        assert torch.equal(x[i, 0], rows[top : top + size, left : left + size])
-        assert torch.equal(y[i], masks[i, :, top : top + size, left : left + size])
-    assert all(y[i].sum() == 1 for i in range(n - 1))  # centred on the lesion (clamped)
-    same, _ = random_patches(images, masks, 64, 1.0)
-    assert same is images  # a window as large as the slice is the slice

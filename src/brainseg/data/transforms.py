@@ -117,38 +117,3 @@ def drop_sequences(
     out[:, 0:1] = torch.where(replace[:, 0, None, None, None], flair, images[:, 0:1])
     out[:, 2:3] = torch.where(replace[:, 1, None, None, None], flair, images[:, 2:3])
     return out
-
-
-def random_patches(
-    images: torch.Tensor,
-    masks: torch.Tensor,
-    size: int,
-    foreground: float,
-    generator: torch.Generator | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One ``size`` x ``size`` window of each (N, C, H, W) image and its mask: with
-    probability ``foreground`` (where the mask has any) centred on a random mask pixel, else
-    anywhere in the slice."""
-    n, _, height, width = images.shape
-    if size >= min(height, width):
-        return images, masks
-    tops = torch.randint(0, height - size + 1, (n,), generator=generator)
-    lefts = torch.randint(0, width - size + 1, (n,), generator=generator)
-    centred = torch.rand(n, generator=generator) < foreground
-    for i in torch.nonzero(centred).flatten().tolist():
-        pixels = torch.nonzero(masks[i, 0] > 0.5)
-        if len(pixels):
-            row, col = pixels[int(torch.randint(0, len(pixels), (1,), generator=generator))]
-            tops[i] = int(row) - size // 2
-            lefts[i] = int(col) - size // 2
-    tops = tops.clamp(0, height - size)
-    lefts = lefts.clamp(0, width - size)
-    rows = tops[:, None] + torch.arange(size)
-    cols = lefts[:, None] + torch.arange(size)
-    batch = torch.arange(n)[:, None, None]
-
-    def crop(x: torch.Tensor) -> torch.Tensor:
-        picked = x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]
-        return picked.permute(0, 3, 1, 2).contiguous()
-
-    return crop(images), crop(masks)

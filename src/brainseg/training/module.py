@@ -13,7 +13,7 @@ import lightning as L
 import torch
 
 from brainseg.config import validate_config
-from brainseg.data.transforms import augment_batch, random_patches
+from brainseg.data.transforms import augment_batch
 from brainseg.losses import create_loss
 from brainseg.metrics import Counts, accuracy, dice, iou
 from brainseg.models import create_model
@@ -69,9 +69,6 @@ class SegmentationModule(L.LightningModule):
         augment = self.config.augment
         if train and augment.enabled:
             x, y = augment_batch(x, y, augment)
-        patch = self.config.train.patch_size
-        if train and patch is not None:
-            x, y = random_patches(x, y, patch, self.config.train.patch_foreground)
         if self.config.train.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, y
