@@ -172,7 +172,7 @@ def evaluate(
         for volume in volumes:
             prob = predictor.predict(volume.image_volume())
             raw.append(prob >= predictor.threshold)
-            final = apply_postprocess(raw[-1], chosen)
+            final = apply_postprocess(raw[-1], chosen) if predictor.calibration else raw[-1]
             qualities.append(predictor.expected_quality(prob, final, flair_only=False))
         model_info = predictor.describe()
     else:
