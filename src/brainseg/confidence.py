@@ -11,7 +11,16 @@ same for a Kaggle patient, a NIfTI volume and a DICOM series:
 - ``log_volume``: log10(1 + lesion voxels), since small lesions score lower;
 - ``components``: the mask's 3D connected components (26-connectivity);
 - ``uncertain``: the share of voxels at 0.25 < p < 0.75 among those and the mask's;
-- ``flair_only``: 1 where the FLAIR stood in for every sequence.
+- ``flair_only``: 1 where the FLAIR stood in for every sequence;
+- ``ring_bright``: the share of the tissue in a ring of ``RING_PX`` pixels around the mask
+  (in-plane, square) that is at least as bright on the FLAIR as the mask's darkest quarter; high
+  where the lesion goes on beyond the mask, which a model's own probabilities cannot show
+  when it is sure of the part it outlined;
+- ``contrast``: the mask's median FLAIR minus the ring's, in interquartile ranges of the
+  head's tissue; low where the mask stops inside the lesion or spills into normal tissue.
+
+The last two read the FLAIR in the frame, so they depend on no model; being ranks and
+ratios, they do not depend on the FLAIR's scale either.
 
 A :class:`Calibration` (fitted out of fold by :mod:`brainseg.evaluation.calibration`) maps
 them to an expected Dice: a linear score, then an isotonic (monotone) map of that score onto
@@ -26,12 +35,56 @@ from typing import Any
 
 import numpy as np
 
-SIGNALS = ("soft_dice", "log_volume", "components", "uncertain", "flair_only")
+SIGNALS = (
+    "soft_dice",
+    "log_volume",
+    "components",
+    "uncertain",
+    "flair_only",
+    "ring_bright",
+    "contrast",
+)
 UNCERTAIN_BAND = (0.25, 0.75)
+RING_PX = 4  # about 3.6 mm in the training frame
+TISSUE = 0.12  # tissue: FLAIR above this share of its 99th percentile (as brainmask does)
 
 
-def case_signals(probs: np.ndarray, mask: np.ndarray, flair_only: bool) -> dict[str, float]:
-    """The signals of one volume: (S, H, W) probabilities and final mask in the frame."""
+def extent_signals(flair: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """``ring_bright`` and ``contrast`` of a final mask (S, H, W) on its FLAIR (S, H, W)."""
+    from scipy import ndimage
+
+    none = {"ring_bright": 0.0, "contrast": 0.0}
+    slices, rows, cols = (np.flatnonzero(mask.any(axis=a)) for a in ((1, 2), (0, 2), (0, 1)))
+    if not slices.size:
+        return none
+    box = (  # the mask's bounding box grown by the ring: all that the dilation needs
+        slice(slices[0], slices[-1] + 1),
+        slice(max(0, rows[0] - RING_PX), rows[-1] + RING_PX + 1),
+        slice(max(0, cols[0] - RING_PX), cols[-1] + RING_PX + 1),
+    )
+    values = np.asarray(flair, np.float32)
+    sample = values[:, ::2, ::2]  # quantiles of the whole volume: a quarter of it is plenty
+    tissue_min = TISSUE * float(np.percentile(sample, 99))
+    tissue = sample[sample > tissue_min]
+    side = 2 * RING_PX + 1  # a square ring: separable, so fast on large lesions
+    grown = ndimage.maximum_filter(mask[box].view(np.uint8), size=(1, side, side)) > 0
+    around = values[box][grown & ~mask[box]]
+    ring = around[around > tissue_min]
+    if not ring.size or not tissue.size:
+        return none
+    inside = values[mask]
+    low, high = np.percentile(tissue, [25, 75])
+    return {
+        "ring_bright": round(float((ring >= np.percentile(inside, 25)).mean()), 5),
+        "contrast": round(float((np.median(inside) - np.median(ring)) / max(high - low, 1e-6)), 5),
+    }
+
+
+def case_signals(
+    probs: np.ndarray, mask: np.ndarray, flair_only: bool, flair: np.ndarray
+) -> dict[str, float]:
+    """The signals of one volume: (S, H, W) probabilities, final mask and FLAIR, all in the
+    frame."""
     from scipy import ndimage
 
     p = np.asarray(probs, np.float32)
@@ -47,6 +100,7 @@ def case_signals(probs: np.ndarray, mask: np.ndarray, flair_only: bool) -> dict[
         "components": float(components),
         "uncertain": round(unsure / (unsure + m_sum), 5) if unsure + m_sum else 0.0,
         "flair_only": 1.0 if flair_only else 0.0,
+        **extent_signals(flair, m),
     }
 
 

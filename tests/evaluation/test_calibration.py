@@ -144,3 +144,20 @@ def test_the_service_answers_expected_dice_and_review(calibration_json, tiny_bun
         else:
             assert body["expected_dice"] is None and body["review"] is None
             assert response.headers["X-Expected-Dice"] == ""
+
+
+def test_the_committed_v3a_records_of_version_2_still_calibrate_to_their_figures(tmp_path):
+    """Records of version 2 (no extent signals) are read and fitted on the signals they
+    carry, giving the figures committed beside them."""
+    from pathlib import Path
+
+    from brainseg.evaluation.calibration import write_calibration
+
+    records = Path(__file__).parents[2] / "cv_records" / "lgg_v3a"
+    committed = json.loads((records / "calibration" / "report.json").read_text())
+    result = write_calibration(records, tmp_path, SPEC)
+    assert result["out_of_fold"] == committed["out_of_fold"]
+    assert result["out_of_fold"]["both"]["spearman"] == 0.74
+    assert result["calibration"]["signals"] == committed["calibration"]["signals"]
+    assert len(result["calibration"]["signals"]) == 5
+    assert result["calibration"]["review_below"] == 0.818

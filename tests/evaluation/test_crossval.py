@@ -93,8 +93,12 @@ def test_report_on_known_predictions(synth_root, tmp_path):
     assert perfect["all"]["none"]["signals"]["flair_only"] == 0.0
     assert perfect["flair"]["none"]["signals"]["flair_only"] == 1.0
     assert perfect["all"]["none"]["signals"]["components"] >= 1
+    assert fold0["version"] == 3  # version 3: the extent signals read on the FLAIR
+    assert 0.0 <= perfect["all"]["none"]["signals"]["ring_bright"] < 0.5
+    assert perfect["all"]["none"]["signals"]["contrast"] > 0.0  # the lesion is brighter
     missed = fold1["patients"][names[-1]]["inputs"]["all"]["none"]["signals"]
     assert missed["soft_dice"] == 0.0 and missed["components"] == 0.0
+    assert missed["ring_bright"] == 0.0 and missed["contrast"] == 0.0
     rebuilt = report_from_records(records, tmp_path / "rebuilt", seed=0)
     for key in ("all_sequences", "flair_only", "int8", "flair_only_gap", "int8_change"):
         assert rebuilt[key] == metrics[key], key

@@ -46,8 +46,14 @@ def calibration_cases(records: dict[str, dict], spec: str) -> list[dict[str, Any
     return cases
 
 
-def _matrix(cases: list[dict[str, Any]]) -> np.ndarray:
-    return np.array([[c["signals"][name] for name in SIGNALS] for c in cases], np.float64)
+def case_signal_names(cases: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The signals every case carries, in ``SIGNALS`` order (records of version 2 carry
+    the first five only)."""
+    return tuple(n for n in SIGNALS if all(n in c["signals"] for c in cases))
+
+
+def _matrix(cases: list[dict[str, Any]], names: tuple[str, ...]) -> np.ndarray:
+    return np.array([[c["signals"][name] for name in names] for c in cases], np.float64)
 
 
 def fit_calibration(cases: list[dict[str, Any]], review_below: float, fitted_on: str = ""):
@@ -55,7 +61,8 @@ def fit_calibration(cases: list[dict[str, Any]], review_below: float, fitted_on:
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LinearRegression
 
-    x, dice = _matrix(cases), np.array([c["dice"] for c in cases])
+    names = case_signal_names(cases)
+    x, dice = _matrix(cases, names), np.array([c["dice"] for c in cases])
     linear = LinearRegression().fit(x, dice)
     score = linear.predict(x)
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(score, dice)
@@ -65,6 +72,7 @@ def fit_calibration(cases: list[dict[str, Any]], review_below: float, fitted_on:
         knots_x=tuple(round(float(v), 6) for v in iso.X_thresholds_),
         knots_y=tuple(round(float(v), 6) for v in iso.y_thresholds_),
         review_below=review_below,
+        signals=names,
         fitted_on=fitted_on,
     )
 

@@ -29,8 +29,10 @@ from brainseg.evaluation.lesions import detection_by_size, patient_lesions
 from brainseg.evaluation.scoring import score_patient
 from brainseg.fileio import write_json
 from brainseg.postprocess import ABLATION, apply_postprocess
+from brainseg.preprocessing.pipeline import FLAIR_CHANNEL
 
-RECORD_VERSION = 2
+RECORD_VERSION = 3
+READABLE_VERSIONS = (2, 3)  # version 2 lacks the extent signals (ring_bright, contrast)
 INPUTS = ("all", "flair", "int8")  # in the order of crossval.OOF_KEYS
 SWEEP_SPECS = ("none", "small+rel:25")
 
@@ -50,7 +52,7 @@ def _scores(pred: np.ndarray, prob: np.ndarray, volume, flair_only: bool) -> dic
         "empty_slices": len(empty),
         "empty_fp_slices": sum(1 for s in empty if s["pred_pixels"] > 0),
         **patient_lesions(pred, volume.masks),
-        "signals": case_signals(prob, pred, flair_only),
+        "signals": case_signals(prob, pred, flair_only, volume.images[..., FLAIR_CHANNEL]),
     }
 
 
@@ -92,7 +94,7 @@ def read_records(folder: Path) -> tuple[dict[str, dict], list[float], dict[int, 
     for path in sorted(Path(folder).glob("fold*.json")):
         try:
             saved = json.loads(path.read_text())
-            if saved["version"] != RECORD_VERSION:
+            if saved["version"] not in READABLE_VERSIONS:
                 raise BrainsegError(f"{path}: fold record version {saved['version']}")
             records |= saved["patients"]
             thresholds = saved["thresholds"]

@@ -18,6 +18,7 @@ from brainseg.fileio import csv_text, write_json, write_text
 from brainseg.inference.predictor import InferenceOptions
 from brainseg.io.images import ImageReadError, read_image
 from brainseg.postprocess import ABLATION, apply_postprocess
+from brainseg.preprocessing.pipeline import FLAIR_CHANNEL
 
 PATIENT_COLUMNS = [
     "patient",
@@ -173,7 +174,8 @@ def evaluate(
             prob = predictor.predict(volume.image_volume())
             raw.append(prob >= predictor.threshold)
             final = apply_postprocess(raw[-1], chosen) if predictor.calibration else raw[-1]
-            qualities.append(predictor.expected_quality(prob, final, flair_only=False))
+            flair = volume.images[..., FLAIR_CHANNEL]
+            qualities.append(predictor.expected_quality(prob, final, False, flair))
         model_info = predictor.describe()
     else:
         chosen = options.postprocess or "none"

@@ -19,7 +19,7 @@ import numpy as np
 from brainseg.io.volume import Volume
 from brainseg.models.files import file_sha256, load_network, resolve_model_path
 from brainseg.preprocessing import Preprocessor
-from brainseg.preprocessing.pipeline import Prepared
+from brainseg.preprocessing.pipeline import FLAIR_CHANNEL, Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +169,8 @@ class Predictor:
             masks = pre.restore(frame_masks.astype(np.float32), prepared) >= 0.5
         native_probs = pre.restore(probs, prepared) if probabilities else None
         qc = quality_record(volume, prepared, masks)
-        quality = self.expected_quality(probs, frame_masks, qc["sequences"] == "flair")
+        flair = prepared.slices[..., FLAIR_CHANNEL]
+        quality = self.expected_quality(probs, frame_masks, qc["sequences"] == "flair", flair)
         if quality["review"] is True:
             review = (
                 f"review: expected Dice {quality['expected_dice']:.2f}, under the model's "
@@ -178,15 +179,17 @@ class Predictor:
             qc["warnings"] = "; ".join(w for w in (qc["warnings"], review) if w)
         return Segmentation(masks, native_probs, qc, quality)
 
-    def expected_quality(self, probs: np.ndarray, masks: np.ndarray, flair_only: bool) -> dict:
-        """``expected_dice`` and ``review`` of one volume from its frame probabilities and
-        final masks (brainseg.confidence), with the ``signals`` they come from; empty (and
-        nothing computed) where the model has no calibration."""
+    def expected_quality(
+        self, probs: np.ndarray, masks: np.ndarray, flair_only: bool, flair: np.ndarray
+    ) -> dict:
+        """``expected_dice`` and ``review`` of one volume from its frame probabilities, final
+        masks and FLAIR (brainseg.confidence), with the ``signals`` they come from; empty
+        (and nothing computed) where the model has no calibration."""
         from brainseg.confidence import case_signals
 
         if self.calibration is None:
             return {"expected_dice": "", "review": ""}
-        signals = case_signals(probs, masks, flair_only)
+        signals = case_signals(probs, masks, flair_only, flair)
         return self.calibration.assess(signals) | {"signals": signals}
 
     def segment(self, volume: Volume, postprocess: str | None = None) -> np.ndarray:

@@ -30,6 +30,7 @@ from brainseg.preprocessing.intensity import channel_scales, normalize, to_uint8
 from brainseg.preprocessing.resize import resize
 
 MODEL_SEQUENCES = ("t1", "flair", "t1c")
+FLAIR_CHANNEL = MODEL_SEQUENCES.index("flair")
 
 
 def assemble_channels(volume: Volume, sequences: tuple[str, ...] = MODEL_SEQUENCES) -> np.ndarray:
