@@ -346,6 +346,13 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         raise BrainsegError("nothing to bundle: give checkpoints, or --recipe R --runs RUN")
     if args.calibration:
         inference["calibration"] = read_calibration(args.calibration)
+    if fitted_for := inference.get("calibration", {}).get("postprocess"):
+        chosen = inference.setdefault("postprocess", fitted_for)
+        if chosen != fitted_for:
+            raise BrainsegError(
+                f"{args.calibration or args.recipe}: the calibration describes masks "
+                f"post-processed with {fitted_for}, the bundle's are post-processed with {chosen}"
+            )
     path = bundle_from_checkpoint(
         checkpoints, args.out, inference=inference, combine=args.combine, gate=gate, **meta
     )

@@ -108,7 +108,9 @@ def case_signals(
 class Calibration:
     """Signals -> expected Dice: ``score = weights . signals + bias``, then the isotonic
     map (``knots_x`` -> ``knots_y``, linear in between, flat outside); ``review_below``:
-    a case whose expected Dice is under it is flagged for review."""
+    a case whose expected Dice is under it is flagged for review; ``postprocess``: the
+    post-processing of the masks it was fitted on (empty in files that predate it), the only
+    one whose masks it describes."""
 
     weights: tuple[float, ...]
     bias: float
@@ -117,6 +119,7 @@ class Calibration:
     review_below: float
     signals: tuple[str, ...] = SIGNALS
     fitted_on: str = ""
+    postprocess: str = ""
 
     def __post_init__(self) -> None:
         if len(self.weights) != len(self.signals) or set(self.signals) - set(SIGNALS):
@@ -143,6 +146,7 @@ class Calibration:
             "knots_y": list(self.knots_y),
             "review_below": self.review_below,
             "fitted_on": self.fitted_on,
+            "postprocess": self.postprocess,
         }
 
     @classmethod
@@ -155,4 +159,5 @@ class Calibration:
             review_below=float(saved["review_below"]),
             signals=tuple(saved.get("signals", SIGNALS)),
             fitted_on=str(saved.get("fitted_on", "")),
+            postprocess=str(saved.get("postprocess", "")),
         )

@@ -161,3 +161,34 @@ def test_the_committed_v3a_records_of_version_2_still_calibrate_to_their_figures
     assert result["calibration"]["signals"] == committed["calibration"]["signals"]
     assert len(result["calibration"]["signals"]) == 5
     assert result["calibration"]["review_below"] == 0.818
+
+
+def test_a_calibration_only_describes_masks_of_its_own_post_processing(
+    calibration_json, tiny_bundle, tmp_path, capsys
+):
+    assert json.loads(calibration_json.read_text())["postprocess"] == SPEC
+    bundle = tmp_path / "calibrated.pt"
+    args = [
+        "bundle",
+        str(tiny_bundle),
+        "--out",
+        str(bundle),
+        "--calibration",
+        str(calibration_json),
+    ]
+    assert main(args) == 0  # the bundle takes the calibration's post-processing
+    assert Predictor(bundle, engine="onnx").postprocess == SPEC
+    capsys.readouterr()
+    assert main([*args, "--postprocess", "lcc"]) == 1  # another one is refused, in one line
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "post-processed with small+rel:25" in err[0] and "lcc" in err[0]
+    # overridden at predict time, the mask is not the one it describes: no expected Dice
+    assert Predictor(bundle, engine="onnx", postprocess="lcc").calibration is None
+    volume = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 3)).astype(np.uint8)
+    from brainseg.io.volume import Volume
+
+    calibrated = Predictor(bundle, engine="onnx")
+    assert calibrated.analyse(Volume.from_slices(volume), postprocess="none").quality == {
+        "expected_dice": "",
+        "review": "",
+    }

@@ -56,8 +56,11 @@ def _matrix(cases: list[dict[str, Any]], names: tuple[str, ...]) -> np.ndarray:
     return np.array([[c["signals"][name] for name in names] for c in cases], np.float64)
 
 
-def fit_calibration(cases: list[dict[str, Any]], review_below: float, fitted_on: str = ""):
-    """The calibration of these cases: linear score, then isotonic map onto their Dice."""
+def fit_calibration(
+    cases: list[dict[str, Any]], review_below: float, fitted_on: str = "", postprocess: str = ""
+) -> Calibration:
+    """The calibration of these cases (masks post-processed with ``postprocess``): linear
+    score, then isotonic map onto their Dice."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LinearRegression
 
@@ -74,6 +77,7 @@ def fit_calibration(cases: list[dict[str, Any]], review_below: float, fitted_on:
         review_below=review_below,
         signals=names,
         fitted_on=fitted_on,
+        postprocess=postprocess,
     )
 
 
@@ -126,7 +130,7 @@ def calibrate(records: dict[str, dict], spec: str, source: str) -> dict[str, Any
     for name, _ in INPUTS:
         chosen = inputs == name
         measured[name] = figures(expected[chosen], dice[chosen], expected[chosen] < threshold)
-    fitted = fit_calibration(cases, threshold, f"{source}, post-processing {spec}")
+    fitted = fit_calibration(cases, threshold, f"{source}, post-processing {spec}", spec)
     out_of_fold = [
         {**{k: c[k] for k in ("patient", "fold", "input", "dice")}, "expected_dice": float(e)}
         for c, e in zip(cases, expected, strict=True)

@@ -129,6 +129,16 @@ class Predictor:
             from brainseg.confidence import Calibration
 
             self.calibration = Calibration.from_dict(inference.calibration)
+            fitted_for = self.calibration.postprocess
+            if fitted_for and fitted_for != self.postprocess:
+                logger.warning(
+                    "%s: no expected Dice: its calibration describes masks post-processed "
+                    "with %s, and this run uses %s",
+                    self.model_file,
+                    fitted_for,
+                    self.postprocess,
+                )
+                self.calibration = None
         if options.all_members and self.config.model.members < 2:
             logger.warning("--all-members: %s is not an ensemble; nothing changes", self.model_file)
 
@@ -170,7 +180,9 @@ class Predictor:
         native_probs = pre.restore(probs, prepared) if probabilities else None
         qc = quality_record(volume, prepared, masks)
         flair = prepared.slices[..., FLAIR_CHANNEL]
-        quality = self.expected_quality(probs, frame_masks, qc["sequences"] == "flair", flair)
+        quality = {"expected_dice": "", "review": ""}  # the calibration is for self.postprocess
+        if spec == self.postprocess:
+            quality = self.expected_quality(probs, frame_masks, qc["sequences"] == "flair", flair)
         if quality["review"] is True:
             review = (
                 f"review: expected Dice {quality['expected_dice']:.2f}, under the model's "
