@@ -3,8 +3,9 @@
 without one, in one process, on the same real patients; issue 34 allows 10%.
 
 The model is the shipped one (its INT8 file, the default path); the calibration is the one
-fitted on v3a's fold records (cv_records/lgg_v3a/calibration). The signals cost the same
-whatever calibration is attached: every signal is computed either way.
+fitted on v3a's fold records (cv_records/lgg_v3a/calibration). Without a calibration the
+predictor computes no signal, so the ratio is the whole cost of the expected quality: the
+signals (probabilities, extent on the FLAIR) and their mapping.
 """
 
 from __future__ import annotations
