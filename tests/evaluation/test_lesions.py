@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from brainseg.evaluation.lesions import detection_by_size, patient_lesions
+from brainseg.evaluation.lesions import detection_by_size, dice_by_tumour_volume, patient_lesions
 
 
 def test_known_lesions_and_false_positives():
@@ -33,3 +33,17 @@ def test_diagonal_neighbours_are_one_lesion():
     true = np.zeros((2, 8, 8), bool)
     true[0, 2, 2] = true[1, 3, 3] = True  # 26-connected across slices
     assert patient_lesions(np.zeros_like(true), true)["missed"] == [2]
+
+
+def test_dice_by_tumour_volume_groups_patients_by_their_whole_tumour():
+    rows = [
+        {"true_volume_px": 900, "dice": 0.2, "dice_flair_only": 0.1},
+        {"true_volume_px": 2_000, "dice": 0.6, "dice_flair_only": 0.4},
+        {"true_volume_px": 4_999, "dice": 0.8, "dice_flair_only": 0.6},
+        {"true_volume_px": 30_000, "dice": 0.9, "dice_flair_only": 0.85},
+    ]
+    table = dice_by_tumour_volume(rows)
+    assert [r["patients"] for r in table] == [1, 2, 0, 1]
+    assert table[1]["dice_mean"] == 0.7 and table[1]["dice_min"] == 0.6
+    assert math.isclose(table[1]["dice_flair_only_mean"], 0.5)
+    assert math.isnan(table[2]["dice_mean"]) and table[3]["dice_flair_only_min"] == 0.85

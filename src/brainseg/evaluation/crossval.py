@@ -33,6 +33,7 @@ from brainseg.evaluation.cv_records import (
     write_records,
 )
 from brainseg.evaluation.evaluate import PATIENT_COLUMNS, finite_json, rows_to_csv
+from brainseg.evaluation.lesions import dice_by_tumour_volume
 from brainseg.evaluation.scoring import aggregate, score_patient
 from brainseg.fileio import atomic_write, write_json, write_text
 from brainseg.postprocess import apply_postprocess
@@ -184,7 +185,8 @@ def metrics_from_records(
 ) -> dict[str, Any]:
     """The report's metrics from fold records alone (``brainseg.evaluation.cv_records``):
     post-processing chosen on the pooled records, headline figures with their intervals,
-    gaps, folds, the worst five, the ablation, the sweep and lesion detection by size."""
+    gaps, folds, the worst five, the ablation, the sweep, lesion detection by size and Dice by
+    tumour volume."""
     patients = sorted(records)
 
     def scores(inp: str, spec: str) -> list[dict[str, Any]]:
@@ -231,6 +233,7 @@ def metrics_from_records(
         "thresholds": _threshold_sweep(records, thresholds, best),
         "lesion_detection": detection(scores("all", best)),
         "lesion_detection_flair_only": detection(scores("flair", best)),
+        "dice_by_tumour_volume": dice_by_tumour_volume(rows),
         "fold_minutes": {
             str(k): t | {"total": round(sum(t.values()), 2)}
             for k, t in (timings or {}).items()

@@ -97,7 +97,7 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
                 f"{t['threshold']:g} {f(t['dice_per_patient_mean'])}" for t in metrics["thresholds"]
             ),
         ]
-    lines += _detection_lines(metrics, f)
+    lines += _detection_lines(metrics, f) + _volume_lines(metrics, f)
     return "\n".join(lines) + "\n"
 
 
@@ -120,5 +120,25 @@ def _detection_lines(metrics: dict[str, Any], f) -> list[str]:
             f"{f(row['sensitivity'])} | {f(flair['sensitivity'])} | "
             f"{f(row['false_positives_per_patient'])} | "
             f"{f(flair['false_positives_per_patient'])} |"
+        )
+    return lines
+
+
+def _volume_lines(metrics: dict[str, Any], f) -> list[str]:
+    """Per-patient Dice by the patient's tumour volume (``lesions.dice_by_tumour_volume``)."""
+    if "dice_by_tumour_volume" not in metrics:
+        return []
+    lines = [
+        "",
+        "Per-patient Dice by the patient's whole tumour volume (chosen post-processing):",
+        "",
+        "| tumour (voxels) | patients | mean | min | FLAIR only mean | FLAIR only min |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in metrics["dice_by_tumour_volume"]:
+        lines.append(
+            f"| {row['tumour_voxels']} | {row['patients']} | {f(row['dice_mean'])} | "
+            f"{f(row['dice_min'])} | {f(row['dice_flair_only_mean'])} | "
+            f"{f(row['dice_flair_only_min'])} |"
         )
     return lines
