@@ -9,7 +9,7 @@ import pytest
 
 from brainseg.cli import main
 from brainseg.errors import BrainsegError
-from brainseg.evaluation.compare import compare_reports, format_comparison
+from brainseg.evaluation.compare import compare_reports, format_comparison, retraining_caution
 
 
 def write_report(folder, rows, postprocess="rel:25"):
@@ -48,6 +48,9 @@ def test_paired_difference_on_shared_patients(tmp_path):
     text = format_comparison(result)
     assert "| three sequences | 0.6500 | 0.6700 | +0.0200 |" in text
     assert "P0 0.400 -> 0.700" in text
+    # one fold: the retraining spread is the measured one-fold figure; five folds: over sqrt(5)
+    assert "moved one fold's mean by 0.034" in text and "about 0.034 over 1 fold(s)" in text
+    assert "about 0.015 over 5 fold(s)" in retraining_caution(5)
 
 
 def test_other_folds_are_refused(tmp_path):

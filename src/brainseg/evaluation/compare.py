@@ -112,6 +112,25 @@ def compare_reports(base: str | Path, other: str | Path, seed: int = 0) -> dict[
     return result
 
 
+# How far retraining alone moved one fold's mean (v3a, fold 0 of the LGG data: seed 43
+# against seed 42, paired +0.034 with a patient interval of +0.011 to +0.062;
+# docs/cross-validation.md, "Run-to-run spread"). A patient interval does not include it.
+RETRAINING_SPREAD_ONE_FOLD = 0.034
+
+
+def retraining_caution(folds: int) -> str:
+    """What the patient interval leaves out: the spread of retraining the same recipe,
+    about ``RETRAINING_SPREAD_ONE_FOLD`` on one fold and less, by the square root of their
+    number, over several."""
+    spread = RETRAINING_SPREAD_ONE_FOLD / max(folds, 1) ** 0.5
+    return (
+        "The interval is over patients only, not over retraining: the same recipe retrained "
+        f"with another seed moved one fold's mean by {RETRAINING_SPREAD_ONE_FOLD:.3f} "
+        f"(docs/cross-validation.md), about {spread:.3f} over {folds} fold(s). A difference "
+        "smaller than that is not evidence, whatever its interval."
+    )
+
+
 def format_comparison(result: dict[str, Any]) -> str:
     """The comparison as Markdown: one row per input, then the patients that moved most."""
     lines = [
@@ -124,6 +143,8 @@ def format_comparison(result: dict[str, Any]) -> str:
         f"other `{result['postprocess']['other']}`). Difference = other minus base, paired per "
         "patient, bootstrap 95% interval over patients. Worst five: each one's own five worst "
         "patients.",
+        "",
+        retraining_caution(len(result["folds"])),
         "",
         "| input | base | other | difference | 95% CI | better / worse by > 0.01 | worst five "
         "(base / other) | min (base / other) |",
