@@ -166,7 +166,14 @@ def cmd_cv_report(args: argparse.Namespace) -> int:
         if args.out or args.stage:
             raise BrainsegError("--records rebuilds from the records alone: no OUT or --stage")
         out = Path(args.records) / "report"
-        print_cv_summary(str(Path(args.records)), report_from_records(args.records, out))
+        metrics = report_from_records(args.records, out)
+        if "plan_unknown" in metrics:
+            print(
+                f"warning: {args.records}: {metrics['plan_unknown']}: reported as complete "
+                f"over the {metrics['patients']} patients there",
+                file=sys.stderr,
+            )
+        print_cv_summary(str(Path(args.records)), metrics)
         return 0
     if not args.out:
         raise BrainsegError("give the cross-validation folder OUT, or --records DIR")

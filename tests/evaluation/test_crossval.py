@@ -93,7 +93,8 @@ def test_report_on_known_predictions(synth_root, tmp_path):
     assert perfect["all"]["none"]["signals"]["flair_only"] == 0.0
     assert perfect["flair"]["none"]["signals"]["flair_only"] == 1.0
     assert perfect["all"]["none"]["signals"]["components"] >= 1
-    assert fold0["version"] == 3  # version 3: the extent signals read on the FLAIR
+    assert fold0["version"] == 4  # version 3: the extent signals; 4: the plan
+    assert fold0["plan"] == fold1["plan"] == {"folds": 2, "patients": 8}
     assert 0.0 <= perfect["all"]["none"]["signals"]["ring_bright"] < 0.5
     assert perfect["all"]["none"]["signals"]["contrast"] > 0.0  # the lesion is brighter
     missed = fold1["patients"][names[-1]]["inputs"]["all"]["none"]["signals"]
@@ -126,3 +127,34 @@ def test_partial_report_says_so(synth_root, tmp_path):
     metrics = write_cv_report(synth_root, CVFolder(tmp_path), split)
     assert not metrics["complete"] and metrics["folds_done"] == [0]
     assert "**Partial:** 4 of 8 patients" in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_records_of_some_folds_are_reported_as_partial(synth_root, tmp_path):
+    """A record says which cross-validation it belongs to: one fold's record alone is a
+    partial report; records of older versions are reported with a warning; records of
+    different cross-validations are refused."""
+    volumes = load_clean_volumes(synth_root)
+    names = [v.patient for v in volumes]
+    for i, v in enumerate(volumes):
+        truth = v.masks.astype(np.float32)
+        save_oof(tmp_path / f"fold{i // 4}" / "oof" / f"{v.patient}.npz", truth, truth, truth)
+    write_cv_report(synth_root, CVFolder(tmp_path), two_fold_split(names), seed=0)
+    records = tmp_path / "report" / "records"
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "fold1.json").write_text((records / "fold1.json").read_text())
+    partial = report_from_records(one, one / "report", seed=0)
+    assert not partial["complete"] and partial["folds"] == 2 and partial["folds_done"] == [1]
+    assert partial["patients"] == 4 and partial["patients_total"] == 8
+    assert "**Partial:** 4 of 8 patients" in (one / "report" / "report.md").read_text()
+    # a version-3 record has no plan: reported over its patients, and says so
+    old = json.loads((records / "fold1.json").read_text())
+    del old["plan"]
+    (one / "fold1.json").write_text(json.dumps(old | {"version": 3}))
+    assert main(["cv", "report", "--records", str(one)]) == 0
+    assert "**Folds unknown:**" in (one / "report" / "report.md").read_text()
+    # fold 0 of a 2-fold and fold 1 of a 5-fold cross-validation do not make one report
+    other = json.loads((records / "fold0.json").read_text())
+    (one / "fold0.json").write_text(json.dumps(other))
+    (one / "fold1.json").write_text(json.dumps(old | {"plan": {"folds": 5, "patients": 80}}))
+    assert main(["cv", "report", "--records", str(one)]) == 1

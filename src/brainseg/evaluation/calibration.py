@@ -148,7 +148,7 @@ def write_calibration(records_dir: str | Path, out: str | Path, spec: str) -> di
     from brainseg.evaluation.cv_records import read_records
     from brainseg.report.calibration import plot_calibration
 
-    records, _, _ = read_records(Path(records_dir))
+    records = read_records(Path(records_dir))[0]
     if spec not in next(iter(records.values()))["inputs"]["all"]:
         raise BrainsegError(f"{records_dir}: the records do not score post-processing {spec}")
     result = calibrate(records, spec, f"{len(records)} patients of {records_dir}")

@@ -267,7 +267,8 @@ def write_cv_report(
     }
     report = cv.report(report_dir)
     timings = fold_times(cv, folds, oof_dir)
-    write_records(report / "records", records, THRESHOLDS, timings)
+    plan = {"folds": folds, "patients": total}
+    write_records(report / "records", records, THRESHOLDS, timings, plan)
     metrics = metrics_from_records(records, list(THRESHOLDS), folds, total, seed, timings)
     metrics |= {"predictions": f"fold<k>/{oof_dir}", "report_dir": report_dir}
     best = metrics["postprocess_chosen_on_oof"]
@@ -290,9 +291,12 @@ def write_cv_report(
 
 def report_from_records(folder: str | Path, out: str | Path, seed: int = 42) -> dict:
     """``metrics.json`` and ``report.md`` from the fold records in ``folder`` alone."""
-    records, thresholds, timings = read_records(Path(folder))
-    folds = max(r["fold"] for r in records.values()) + 1
-    metrics = metrics_from_records(records, thresholds, folds, len(records), seed, timings)
+    records, thresholds, timings, plan = read_records(Path(folder))
+    folds = plan.get("folds", max(r["fold"] for r in records.values()) + 1)
+    total = plan.get("patients", len(records))
+    metrics = metrics_from_records(records, thresholds, folds, total, seed, timings)
+    if not plan:
+        metrics["plan_unknown"] = "records before version 4 do not say how many folds there are"
     metrics |= {"predictions": f"records in {folder}", "report_dir": Path(out).name}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,12 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
             "all patients.",
             "",
         ]
+    if "plan_unknown" in metrics:
+        lines += [
+            f"**Folds unknown:** {metrics['plan_unknown']}; these {metrics['patients']} "
+            "patients are reported as if they were all.",
+            "",
+        ]
     lines += [
         f"Per-patient 3D Dice over {metrics['patients']} out-of-fold patients, threshold 0.5. "
         f"Post-processing `{metrics['postprocess_chosen_on_oof']}` was chosen on these "

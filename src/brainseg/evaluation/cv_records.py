@@ -9,7 +9,9 @@ slices and their summed Dice, empty slices with a false positive) and its lesion
 missed and falsely predicted (sizes in voxels), and the signals of its expected quality
 (:func:`brainseg.confidence.case_signals`, which a calibration is fitted on); and the Dice of
 all sequences at each threshold of the sweep. Each fold's record also holds its time: the
-training wall time of each stage and the time its out-of-fold predictions took. Commit a
+training wall time of each stage and the time its out-of-fold predictions took. Each record also
+says which cross-validation it belongs to (version 4: its number of folds and of patients),
+so that a report from some of its folds says it is partial. Commit a
 finished fold's record (for instance under ``cv_records/<recipe>/``); ``brainseg cv report
 --records DIR`` rebuilds metrics.json and report.md from whichever folds are there.
 """
@@ -31,8 +33,10 @@ from brainseg.fileio import write_json
 from brainseg.postprocess import ABLATION, apply_postprocess
 from brainseg.preprocessing.pipeline import FLAIR_CHANNEL
 
-RECORD_VERSION = 3
-READABLE_VERSIONS = (2, 3)  # version 2 lacks the extent signals (ring_bright, contrast)
+RECORD_VERSION = 4
+# version 2 lacks the extent signals (ring_bright, contrast); versions 2 and 3 lack the plan
+# (the cross-validation's number of folds and patients)
+READABLE_VERSIONS = (2, 3, 4)
 INPUTS = ("all", "flair", "int8")  # in the order of crossval.OOF_KEYS
 SWEEP_SPECS = ("none", "small+rel:25")
 
@@ -77,20 +81,29 @@ def patient_record(volume, fold: int, probs: list[np.ndarray], specs, thresholds
 
 
 def write_records(
-    folder: Path, records: dict[str, dict], thresholds, timings: dict[int, dict] | None = None
+    folder: Path,
+    records: dict[str, dict],
+    thresholds,
+    timings: dict[int, dict] | None = None,
+    plan: dict[str, int] | None = None,
 ) -> None:
-    """One ``fold<k>.json`` per fold that has patients, with its time where known."""
+    """One ``fold<k>.json`` per fold that has patients, with its time where known and the
+    cross-validation's ``plan`` (``{"folds": n, "patients": total}``)."""
     for k in sorted({r["fold"] for r in records.values()}):
         mine = {p: r for p, r in sorted(records.items()) if r["fold"] == k}
         record = {"version": RECORD_VERSION, "fold": k, "thresholds": list(thresholds)}
         record["time"] = (timings or {}).get(k, {})
+        record["plan"] = plan or {}
         write_json(folder / f"fold{k}.json", record | {"patients": mine})
 
 
-def read_records(folder: Path) -> tuple[dict[str, dict], list[float], dict[int, dict]]:
-    """Every patient of the fold records in ``folder``, the thresholds they swept, and each
-    fold's time."""
-    records, thresholds, timings = {}, [], {}
+def read_records(
+    folder: Path,
+) -> tuple[dict[str, dict], list[float], dict[int, dict], dict[str, int]]:
+    """Every patient of the fold records in ``folder``, the thresholds they swept, each
+    fold's time, and the cross-validation's plan (folds and patients; empty when no record
+    says it). Records of different plans are refused."""
+    records, thresholds, timings, plans = {}, [], {}, {}
     for path in sorted(Path(folder).glob("fold*.json")):
         try:
             saved = json.loads(path.read_text())
@@ -99,11 +112,18 @@ def read_records(folder: Path) -> tuple[dict[str, dict], list[float], dict[int, 
             records |= saved["patients"]
             thresholds = saved["thresholds"]
             timings[int(saved["fold"])] = saved.get("time", {})
-        except (OSError, ValueError, KeyError, TypeError):
+            if saved.get("plan"):
+                plans[path.name] = {k: int(v) for k, v in saved["plan"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             raise BrainsegError(f"{path}: not a readable fold record") from None
     if not records:
         raise BrainsegError(f"{folder}: no fold records (fold<k>.json)")
-    return records, thresholds, timings
+    if len({tuple(sorted(p.items())) for p in plans.values()}) > 1:
+        said = "; ".join(
+            f"{name}: {p['folds']} folds, {p['patients']} patients" for name, p in plans.items()
+        )
+        raise BrainsegError(f"{folder}: fold records of different cross-validations ({said})")
+    return records, thresholds, timings, next(iter(plans.values()), {})
 
 
 def aggregate_records(scores: list[dict[str, Any]]) -> dict[str, Any]:
