@@ -195,6 +195,13 @@ def cmd_cv_calibrate(args: argparse.Namespace) -> int:
         f"{both['bad_cases']} cases under 0.6 and {both['good_flagged_share']:.0%} of those "
         "at 0.8 or more"
     )
+    held_out = result["out_of_fold"].get("threshold_held_out", {}).get("both")
+    if held_out:
+        print(
+            f"with each fold's threshold chosen on the other folds: {held_out['bad_flagged']} of "
+            f"{held_out['bad_cases']} under 0.6 flagged, {held_out['good_flagged_share']:.0%} "
+            "of those at 0.8 or more"
+        )
     return 0
 
 

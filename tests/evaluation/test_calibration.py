@@ -48,6 +48,11 @@ def test_calibration_out_of_fold_ranks_and_flags_the_bad_cases():
     assert both["bad_flagged"] == both["bad_cases"] > 0  # the threshold flags every one
     assert both["good_flagged_share"] < 0.2
     assert result["out_of_fold"]["all"]["cases"] == result["out_of_fold"]["flair"]["cases"] == 40
+    held_out = result["out_of_fold"]["threshold_held_out"]  # each fold's threshold unseen
+    assert held_out["both"]["cases"] == 80 and held_out["both"]["spearman"] == both["spearman"]
+    assert held_out["both"]["bad_cases"] == both["bad_cases"]
+    assert held_out["both"]["bad_flagged"] <= both["bad_cases"]
+    assert held_out["all"]["flagged"] + held_out["flair"]["flagged"] == held_out["both"]["flagged"]
     calibration = result["calibration"]
     weights = dict(zip(calibration["signals"], calibration["weights"], strict=True))
     assert weights["soft_dice"] > 0.5  # the signal the Dice follows carries the weight
@@ -161,6 +166,7 @@ def test_the_committed_v3a_records_of_version_2_still_calibrate_to_their_figures
     assert result["calibration"]["signals"] == committed["calibration"]["signals"]
     assert len(result["calibration"]["signals"]) == 5
     assert result["calibration"]["review_below"] == 0.818
+    assert result["out_of_fold"]["threshold_held_out"]["both"]["bad_flagged"] == 18  # of 19
 
 
 def test_a_calibration_only_describes_masks_of_its_own_post_processing(

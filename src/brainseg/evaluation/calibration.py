@@ -8,7 +8,10 @@ the Dice on that score (scikit-learn). It is measured by cross-fitting: the case
 get their expected Dice from a calibration fitted on the other folds only, so that every
 figure below is out of fold. The review threshold is chosen on those cross-fitted estimates:
 the lowest that flags every case under ``BAD_DICE``; the share of good cases (Dice at least
-``GOOD_DICE``) it flags is the price, reported beside it.
+``GOOD_DICE``) it flags is the price, reported beside it. Since that threshold is chosen on
+the cases it is then counted on, it flags every bad case by construction; the figures with a
+held-out threshold (each fold's cases flagged by the threshold the other folds chose, nested
+cross-fitting) are what a scan the model never saw can expect.
 """
 
 from __future__ import annotations
@@ -100,6 +103,19 @@ def review_threshold(expected: np.ndarray, dice: np.ndarray) -> float:
     return round(float(bad.max()) + 0.001, 3) if len(bad) else round(BAD_DICE, 3)
 
 
+def held_out_flags(cases: list[dict[str, Any]], expected: np.ndarray) -> np.ndarray:
+    """Each case flagged by the review threshold that the other folds chose on their own
+    cross-fitted estimates, so that the threshold has not seen the case (needs three folds)."""
+    folds, dice = np.array([c["fold"] for c in cases]), np.array([c["dice"] for c in cases])
+    flagged = np.zeros(len(cases), bool)
+    for k in sorted(set(folds)):
+        inner = np.flatnonzero(folds != k)
+        inner_expected = cross_fitted([cases[i] for i in inner])
+        threshold = review_threshold(inner_expected, dice[inner])
+        flagged[folds == k] = expected[folds == k] < threshold
+    return flagged
+
+
 def figures(expected: np.ndarray, dice: np.ndarray, flagged: np.ndarray) -> dict[str, Any]:
     """Rank correlation, mean absolute error and the review flag's hits and costs."""
     from scipy.stats import spearmanr
@@ -130,6 +146,12 @@ def calibrate(records: dict[str, dict], spec: str, source: str) -> dict[str, Any
     for name, _ in INPUTS:
         chosen = inputs == name
         measured[name] = figures(expected[chosen], dice[chosen], expected[chosen] < threshold)
+    if len(set(c["fold"] for c in cases)) >= 3:
+        held_out = held_out_flags(cases, expected)
+        measured["threshold_held_out"] = {"both": figures(expected, dice, held_out)} | {
+            name: figures(expected[inputs == name], dice[inputs == name], held_out[inputs == name])
+            for name, _ in INPUTS
+        }
     fitted = fit_calibration(cases, threshold, f"{source}, post-processing {spec}", spec)
     out_of_fold = [
         {**{k: c[k] for k in ("patient", "fold", "input", "dice")}, "expected_dice": float(e)}
