@@ -198,3 +198,21 @@ def test_a_calibration_only_describes_masks_of_its_own_post_processing(
         "expected_dice": "",
         "review": "",
     }
+
+
+def test_the_committed_rerun_records_calibrate_on_seven_signals_to_their_figures(tmp_path):
+    """v3a's retrained records (versions 3 and 4, all 80 patients) carry the extent signals:
+    their calibration uses all seven and gives the committed out-of-fold figures."""
+    from pathlib import Path
+
+    from brainseg.evaluation.calibration import write_calibration
+
+    records = Path(__file__).parents[2] / "cv_records" / "lgg_v3a_rerun"
+    committed = json.loads((records / "calibration" / "report.json").read_text())
+    result = write_calibration(records, tmp_path, SPEC)
+    assert result["out_of_fold"] == committed["out_of_fold"]
+    assert len(result["calibration"]["signals"]) == 7
+    both = result["out_of_fold"]["both"]
+    assert both["cases"] == 160 and both["spearman"] == 0.812
+    assert both["bad_flagged"] == both["bad_cases"] == 21 and both["good_flagged_share"] == 0.111
+    assert result["out_of_fold"]["threshold_held_out"]["both"]["bad_flagged"] == 21
