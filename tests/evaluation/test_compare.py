@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -69,3 +71,21 @@ def test_cli_writes_markdown_and_refuses_a_folder_without_report(tmp_path, capsy
     assert main(["cv", "compare", str(a), str(tmp_path / "missing")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no report/per_patient.csv" in err[0]
+
+
+def test_the_committed_second_cycle_records_compare_to_their_figures(tmp_path, capsys):
+    """cv_records/lgg_v3b holds the second-cycle recipe's folds and, in stage1/, the records of
+    the first cycle each of them started from: rebuilt from the records alone, the paired
+    comparison gives the figures of docs/experiments.md."""
+    records = tmp_path / "lgg_v3b"
+    shutil.copytree(Path(__file__).parents[2] / "cv_records" / "lgg_v3b", records)
+    assert main(["cv", "report", "--records", str(records / "stage1")]) == 0
+    assert main(["cv", "report", "--records", str(records)]) == 0
+    capsys.readouterr()
+    result = compare_reports(records / "stage1" / "report", records / "report")
+    assert result["patients"] == 64 and result["folds"] == [0, 1, 2, 3]
+    three, flair = result["scores"]["dice"], result["scores"]["dice_flair_only"]
+    assert round(three["difference"], 3) == 0.023
+    assert round(three["difference_ci95"][0], 3) == 0.013
+    assert round(flair["difference"], 3) == 0.026
+    assert round(flair["difference_ci95"][0], 3) == 0.018

@@ -8,8 +8,8 @@ with the FLAIR alone and through each fold's INT8 export; lesion detection by si
 ``per_patient.csv`` (with each patient's fold), ``ablation.csv`` (post-processing on the
 pooled out-of-fold predictions, where nnU-Net chooses it too; the threshold sweep is in
 ``metrics.json``), ``report.md`` (:mod:`brainseg.evaluation.crossval_markdown`) and the HTML
-report's pictures. ``report_from_records`` rebuilds metrics and report.md from committed
-records alone.
+report's pictures. ``report_from_records`` rebuilds metrics, per_patient.csv and report.md
+from committed records alone.
 """
 
 from __future__ import annotations
@@ -175,6 +175,21 @@ def _threshold_sweep(records: dict, thresholds: list[float], best: str) -> list[
     return sweep
 
 
+def chosen_rows(records: dict[str, dict], best: str) -> list[dict[str, Any]]:
+    """Each patient's fold, Dice with all sequences and with the FLAIR alone after the chosen
+    post-processing, and true volume: the rows of ``per_patient.csv``."""
+    return [
+        {
+            "patient": p,
+            "fold": records[p]["fold"],
+            "dice": records[p]["inputs"]["all"][best]["dice"],
+            "dice_flair_only": records[p]["inputs"]["flair"][best]["dice"],
+            "true_volume_px": records[p]["true_volume_px"],
+        }
+        for p in sorted(records)
+    ]
+
+
 def metrics_from_records(
     records: dict[str, dict],
     thresholds: list[float],
@@ -203,16 +218,7 @@ def metrics_from_records(
         for name, inp in (("all_sequences", "all"), ("flair_only", "flair"), ("int8", "int8"))
         for suffix, spec in (("", "none"), ("_postprocessed", best))
     }
-    rows = [
-        {
-            "patient": p,
-            "fold": records[p]["fold"],
-            "dice": records[p]["inputs"]["all"][best]["dice"],
-            "dice_flair_only": records[p]["inputs"]["flair"][best]["dice"],
-            "true_volume_px": records[p]["true_volume_px"],
-        }
-        for p in patients
-    ]
+    rows = chosen_rows(records, best)
     done = sorted({r["fold"] for r in rows})
     return {
         "complete": len(patients) == total,
@@ -290,7 +296,8 @@ def write_cv_report(
 
 
 def report_from_records(folder: str | Path, out: str | Path, seed: int = 42) -> dict:
-    """``metrics.json`` and ``report.md`` from the fold records in ``folder`` alone."""
+    """``metrics.json``, ``per_patient.csv`` (so that ``brainseg cv compare`` pairs it) and
+    ``report.md`` from the fold records in ``folder`` alone."""
     records, thresholds, timings, plan = read_records(Path(folder))
     folds = plan.get("folds", max(r["fold"] for r in records.values()) + 1)
     total = plan.get("patients", len(records))
@@ -301,6 +308,8 @@ def report_from_records(folder: str | Path, out: str | Path, seed: int = 42) -> 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "metrics.json", finite_json(metrics))
+    rows = chosen_rows(records, metrics["postprocess_chosen_on_oof"])
+    write_text(out / "per_patient.csv", rows_to_csv(rows, list(rows[0])))
     write_text(out / "report.md", format_cv_report(metrics))
     return metrics
 
