@@ -216,3 +216,20 @@ def test_the_committed_rerun_records_calibrate_on_seven_signals_to_their_figures
     assert both["cases"] == 160 and both["spearman"] == 0.812
     assert both["bad_flagged"] == both["bad_cases"] == 21 and both["good_flagged_share"] == 0.111
     assert result["out_of_fold"]["threshold_held_out"]["both"]["bad_flagged"] == 21
+
+
+def test_the_committed_second_cycle_records_calibrate_to_their_figures(tmp_path):
+    """v3b's records (all 80 patients): the committed calibration is what they fit, and its
+    out-of-fold figures are those of docs/cross-validation.md (good ones flagged over 20%)."""
+    from pathlib import Path
+
+    from brainseg.evaluation.calibration import write_calibration
+
+    records = Path(__file__).parents[2] / "cv_records" / "lgg_v3b"
+    committed = json.loads((records / "calibration" / "report.json").read_text())
+    result = write_calibration(records, tmp_path, SPEC)
+    assert result["out_of_fold"] == committed["out_of_fold"]
+    both = result["out_of_fold"]["both"]
+    assert both["cases"] == 160 and both["spearman"] == 0.802 and both["mae"] == 0.06
+    assert both["bad_flagged"] == both["bad_cases"] == 18 and both["good_flagged_share"] == 0.259
+    assert result["out_of_fold"]["threshold_held_out"]["both"]["bad_flagged"] == 17

@@ -54,3 +54,6 @@ def test_report_rows_from_known_metrics():
     assert "Worst five: P1 (fold 0) 0.250" in report
     assert "| none | 0.800 | 0.810 | 0.850 | 0.020 |" in report
     assert "Threshold (with `rel:25`; 0.5 is used): 0.4 0.890, 0.5 0.900" in report
+    assert "](worst_five.png)" in report
+    rebuilt = format_cv_report(metrics, pictures=False)
+    assert "worst_five.png" not in rebuilt and "the pictures need the predictions" in rebuilt

@@ -310,7 +310,7 @@ def report_from_records(folder: str | Path, out: str | Path, seed: int = 42) -> 
     write_json(out / "metrics.json", finite_json(metrics))
     rows = chosen_rows(records, metrics["postprocess_chosen_on_oof"])
     write_text(out / "per_patient.csv", rows_to_csv(rows, list(rows[0])))
-    write_text(out / "report.md", format_cv_report(metrics))
+    write_text(out / "report.md", format_cv_report(metrics, pictures=False))
     return metrics
 
 

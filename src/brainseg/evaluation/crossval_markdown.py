@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 
-def format_cv_report(metrics: dict[str, Any]) -> str:
+def format_cv_report(metrics: dict[str, Any], pictures: bool = True) -> str:
     """The Markdown summary: headline table, FLAIR-only gap, by fold, worst five,
-    post-processing ablation and threshold sweep."""
+    post-processing ablation and threshold sweep. ``pictures``: the worst five's picture
+    exists (a report rebuilt from records alone has none to link)."""
 
     def f(x: Any) -> str:
         return "n/a" if x is None or (isinstance(x, float) and not np.isfinite(x)) else f"{x:.3f}"
@@ -84,7 +85,9 @@ def format_cv_report(metrics: dict[str, Any]) -> str:
             f"{w['patient']} (fold {w['fold']}) {f(w['dice'])}" for w in metrics["worst_five"]
         ),
         "",
-        "![The worst five, with all sequences and with the FLAIR alone](worst_five.png)",
+        "![The worst five, with all sequences and with the FLAIR alone](worst_five.png)"
+        if pictures
+        else "(Rebuilt from the fold records alone: the pictures need the predictions.)",
         "",
         "| post-processing | mean | median | pooled | FP rate, empty slices |",
         "|---|---|---|---|---|",
