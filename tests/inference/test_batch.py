@@ -89,3 +89,24 @@ def test_probabilities_are_saved_on_the_input_grid(tmp_path, tiny_bundle):
     # the threshold of the probabilities is the mask, up to the frame round trip
     agree = ((values >= 0.5) == np.asarray(mask.dataobj).astype(bool)).mean()
     assert agree > 0.95
+
+
+def test_a_second_call_into_the_same_folder_keeps_the_first_calls_rows(tmp_path, tiny_bundle):
+    """predict A then predict B with one --out: the summary holds both cases, and a case run
+    again replaces its own row instead of adding a second one."""
+    rng = np.random.default_rng(1)
+    for name in ("a", "b"):
+        data = rng.uniform(0, 500, (30, 26, 5)).astype(np.float32)
+        nib.save(nib.Nifti1Image(data, np.diag([1.0, 1.0, 3.0, 1.0])), tmp_path / f"{name}.nii.gz")
+    out = tmp_path / "out"
+
+    def predict(name):
+        args = ["predict", str(tmp_path / f"{name}.nii.gz"), "--out", str(out)]
+        assert main([*args, "--model", str(tiny_bundle)]) == 0
+        return [r["output"].split("/")[-1] for r in _rows(out / "predictions.csv")]
+
+    assert predict("a") == ["a_pred.nii.gz"]
+    assert predict("b") == ["a_pred.nii.gz", "b_pred.nii.gz"]
+    assert sorted(predict("a")) == ["a_pred.nii.gz", "b_pred.nii.gz"]
+    (out / "b_pred.nii.gz").unlink()  # a row whose mask is gone is not kept
+    assert predict("a") == ["a_pred.nii.gz"]

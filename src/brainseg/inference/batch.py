@@ -57,11 +57,20 @@ class Batch:
         outputs: Callable[[InputItem], list[Path]],
         summary: Path,
     ) -> tuple[list[dict], list[InputItem]]:
-        """Rows kept from the previous summary for finished cases, and the cases to run."""
-        if not self.skip_existing:
-            return [], items
+        """Rows kept from the previous summary, and the cases to run. Earlier calls' rows of
+        other cases stay while their outputs exist (a second call into the same folder adds
+        to its summary instead of losing them); with ``--skip-existing`` finished cases keep
+        theirs and are not run again."""
         previous = _read_rows(summary)
-        rows, todo = [], []
+        this_run = {str(path) for item in items for path in outputs(item)}
+        rows = [
+            r
+            for r in previous
+            if r.get("output") and r["output"] not in this_run and Path(r["output"]).exists()
+        ]
+        if not self.skip_existing:
+            return rows, items
+        todo = []
         for item in items:
             if all(path.exists() for path in outputs(item)):
                 wanted = {str(p) for p in outputs(item)}
