@@ -3,12 +3,18 @@ the model bundle and carried through its ONNX and INT8 exports into every predic
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from brainseg.cli import main
-from brainseg.evaluation.calibration import calibrate, calibration_cases, cross_fitted
+from brainseg.evaluation.calibration import (
+    calibrate,
+    calibration_cases,
+    cross_fitted,
+    write_calibration,
+)
 from brainseg.evaluation.cv_records import write_records
 from brainseg.inference.predictor import Predictor
 
@@ -154,10 +160,6 @@ def test_the_service_answers_expected_dice_and_review(calibration_json, tiny_bun
 def test_the_committed_v3a_records_of_version_2_still_calibrate_to_their_figures(tmp_path):
     """Records of version 2 (no extent signals) are read and fitted on the signals they
     carry, giving the figures committed beside them."""
-    from pathlib import Path
-
-    from brainseg.evaluation.calibration import write_calibration
-
     records = Path(__file__).parents[2] / "cv_records" / "lgg_v3a"
     committed = json.loads((records / "calibration" / "report.json").read_text())
     result = write_calibration(records, tmp_path, SPEC)
@@ -203,10 +205,6 @@ def test_a_calibration_only_describes_masks_of_its_own_post_processing(
 def test_the_committed_rerun_records_calibrate_on_seven_signals_to_their_figures(tmp_path):
     """v3a's retrained records (versions 3 and 4, all 80 patients) carry the extent signals:
     their calibration uses all seven and gives the committed out-of-fold figures."""
-    from pathlib import Path
-
-    from brainseg.evaluation.calibration import write_calibration
-
     records = Path(__file__).parents[2] / "cv_records" / "lgg_v3a_rerun"
     committed = json.loads((records / "calibration" / "report.json").read_text())
     result = write_calibration(records, tmp_path, SPEC)
@@ -221,10 +219,6 @@ def test_the_committed_rerun_records_calibrate_on_seven_signals_to_their_figures
 def test_the_committed_second_cycle_records_calibrate_to_their_figures(tmp_path):
     """v3b's records (all 80 patients): the committed calibration is what they fit, and its
     out-of-fold figures are those of docs/cross-validation.md (good ones flagged over 20%)."""
-    from pathlib import Path
-
-    from brainseg.evaluation.calibration import write_calibration
-
     records = Path(__file__).parents[2] / "cv_records" / "lgg_v3b"
     committed = json.loads((records / "calibration" / "report.json").read_text())
     result = write_calibration(records, tmp_path, SPEC)
